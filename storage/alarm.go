@@ -1,0 +1,127 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Alarm is one entry of the alarm index.
+type Alarm struct {
+	Namespace uint32
+	ID        ObjectID
+	Time      time.Time
+}
+
+// alarm reads the durable alarm time of one object.
+func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
+	v, ok, err := db.get(alarmKey(ns, id))
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	if len(v) != 8 {
+		return time.Time{}, false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
+	}
+	return decodeTime(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// writeAlarm adds to b the change of an object's alarm record and index
+// entry. The old index entry is found through the record, which no other
+// writer of the object changes concurrently.
+func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite) error {
+	old, ok, err := db.alarm(ns, id)
+	if err != nil {
+		return err
+	}
+	if ok {
+		_ = b.Delete(alarmIndexKey(old, ns, id), nil)
+	}
+	if aw.deleted {
+		if ok {
+			_ = b.Delete(alarmKey(ns, id), nil)
+		}
+		return nil
+	}
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], encodeTime(aw.t))
+	_ = b.Set(alarmKey(ns, id), buf[:], nil)
+	_ = b.Set(alarmIndexKey(aw.t, ns, id), nil, nil)
+	return nil
+}
+
+// Alarms returns, in time order, the alarms of every object due at or
+// before until, at most limit of them (zero means no limit). An alarm index
+// entry stays until the object's own turn deletes or replaces it.
+func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	upper := alarmIndexKey(until.Add(time.Nanosecond), 0, ObjectID{})
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarmIdx}, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("storage: scan alarms: %w", err)
+	}
+	defer it.Close()
+	var out []Alarm
+	for valid := it.First(); valid && (limit == 0 || len(out) < limit); valid = it.Next() {
+		if a, ok := decodeAlarmIndexKey(it.Key()); ok {
+			out = append(out, a)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("storage: scan alarms: %w", err)
+	}
+	return out, nil
+}
+
+// NextAlarm returns the earliest alarm of any object, or false when no
+// alarm is set.
+func (db *DB) NextAlarm() (Alarm, bool, error) {
+	if db.closed.Load() {
+		return Alarm{}, false, ErrClosed
+	}
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarmIdx}, UpperBound: []byte{tagAlarmIdx + 1}})
+	if err != nil {
+		return Alarm{}, false, fmt.Errorf("storage: scan alarms: %w", err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if a, ok := decodeAlarmIndexKey(it.Key()); ok {
+			return a, true, nil
+		}
+	}
+	return Alarm{}, false, it.Error()
+}
+
+// ObjectIDs returns, in byte order, the IDs of the objects of namespace ns
+// that hold at least one key, starting after the ID after (nil starts at
+// the first), at most limit of them (zero means no limit).
+func (db *DB) ObjectIDs(ns uint32, after *ObjectID, limit int) ([]ObjectID, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	lower := objectKeyPrefix(ns, ObjectID{})
+	if after != nil {
+		lower = successor(objectKeyPrefix(ns, *after))
+	}
+	upper := successor(objectKeyPrefix(ns, ObjectID{})[:5])
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("storage: list objects: %w", err)
+	}
+	defer it.Close()
+	var out []ObjectID
+	for valid := it.First(); valid && (limit == 0 || len(out) < limit); {
+		var id ObjectID
+		copy(id[:], it.Key()[5:objectPrefix])
+		out = append(out, id)
+		next := successor(it.Key()[:objectPrefix])
+		valid = it.SeekGE(next)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("storage: list objects: %w", err)
+	}
+	return out, nil
+}

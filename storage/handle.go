@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Handle waits for one committed batch to become durable. The batch is
+// visible to reads as soon as Commit returns; Wait returns once it is
+// fsynced. Because the write-ahead log is written in commit order, a
+// durable batch implies that every batch committed before it is durable
+// too. Many batches committed at about the same time share one fsync.
+//
+// A Handle is safe for concurrent use; every Wait returns the same result.
+type Handle struct {
+	once  sync.Once
+	batch *pebble.Batch // nil for an empty commit
+	err   error
+}
+
+// doneHandle is returned for commits that wrote nothing.
+var doneHandle = func() *Handle {
+	h := &Handle{}
+	h.once.Do(func() {})
+	return h
+}()
+
+// Wait blocks until the batch is durable and returns the error that kept it
+// from becoming durable, if any. A nil Handle is durable.
+func (h *Handle) Wait() error {
+	if h == nil {
+		return nil
+	}
+	h.once.Do(func() {
+		h.err = h.batch.SyncWait()
+		h.batch.Close()
+		h.batch = nil
+	})
+	return h.err
+}
+
+// WaitContext is like Wait but returns ctx.Err() if ctx ends first. The
+// batch stays committed either way.
+func (h *Handle) WaitContext(ctx context.Context) error {
+	if h == nil {
+		return nil
+	}
+	if ctx.Done() == nil {
+		return h.Wait()
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- h.Wait() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,589 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Entry is one key and its raw value, as returned by List.
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
+// ListOptions selects a range of one object's keys. Keys order by their
+// bytes. The range is the intersection of every bound given.
+type ListOptions struct {
+	// Prefix keeps only keys that start with it.
+	Prefix string
+	// Start is the first key of the range, inclusive.
+	Start string
+	// StartAfter is the key just before the range, exclusive. Setting both
+	// Start and StartAfter is an error.
+	StartAfter string
+	// End is the key just after the range, exclusive. Empty means no bound.
+	End string
+	// Reverse returns keys in descending order. It does not change what
+	// Start and End mean.
+	Reverse bool
+	// Limit returns at most this many keys, the first ones in the chosen
+	// order. Zero means no limit.
+	Limit int
+}
+
+// write is one pending write of a key: a value or a deletion.
+type write struct {
+	value   []byte
+	deleted bool
+}
+
+// alarmWrite is a pending change of the object's alarm.
+type alarmWrite struct {
+	t       time.Time
+	deleted bool
+}
+
+// layer holds the writes of one transaction level.
+type layer struct {
+	writes map[string]write
+	// cleared means DeleteAll ran at this level: everything below it,
+	// durable data included, is hidden.
+	cleared bool
+	alarm   *alarmWrite
+}
+
+// txnState is shared by a Txn and the nested transactions it opens.
+type txnState struct {
+	mu     sync.Mutex // guards every field below and serialises all calls
+	layers []*layer
+	done   bool
+}
+
+// Txn is the pending write set of one object for one turn. Reads see the
+// object's durable data overlaid with the writes made so far; nothing is
+// visible outside the Txn until Commit, which applies every write in one
+// atomic batch. A Txn is safe for concurrent use, but a turn normally uses
+// it from one goroutine.
+type Txn struct {
+	db     *DB
+	ns     uint32
+	id     ObjectID
+	prefix []byte // objectKeyPrefix(ns, id)
+	upper  []byte // successor(prefix)
+	st     *txnState
+	depth  int // index of this Txn's layer in st.layers
+}
+
+// Begin starts a write set for the object id of namespace ns.
+func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
+	p := objectKeyPrefix(ns, id)
+	return &Txn{
+		db:     db,
+		ns:     ns,
+		id:     id,
+		prefix: p,
+		upper:  successor(p),
+		st:     &txnState{layers: []*layer{{}}},
+	}
+}
+
+// Namespace returns the namespace number the Txn writes to.
+func (t *Txn) Namespace() uint32 { return t.ns }
+
+// ID returns the object the Txn writes to.
+func (t *Txn) ID() ObjectID { return t.id }
+
+// lock takes the state lock and checks that t is still usable.
+func (t *Txn) lock() error {
+	t.st.mu.Lock()
+	if t.st.done || t.depth != len(t.st.layers)-1 {
+		t.st.mu.Unlock()
+		return ErrTxnDone
+	}
+	return nil
+}
+
+func (t *Txn) checkKey(key string) error {
+	if len(key) < 1 || len(key) > t.db.limits.MaxKeySize {
+		return &LimitError{Limit: "key size", Key: truncateKey(key), Size: len(key), Min: 1, Max: t.db.limits.MaxKeySize}
+	}
+	return nil
+}
+
+func (t *Txn) checkCount(n int) error {
+	if n > t.db.limits.MaxBatchKeys {
+		return &LimitError{Limit: "keys per call", Size: n, Min: 0, Max: t.db.limits.MaxBatchKeys}
+	}
+	return nil
+}
+
+func (t *Txn) checkValue(key string, v []byte) error {
+	if len(v) > t.db.limits.MaxValueSize {
+		return &LimitError{Limit: "value size", Key: truncateKey(key), Size: len(v), Min: 0, Max: t.db.limits.MaxValueSize}
+	}
+	return nil
+}
+
+// getLocked returns the value of key as the Txn sees it.
+func (t *Txn) getLocked(key string) ([]byte, bool, error) {
+	for i := len(t.st.layers) - 1; i >= 0; i-- {
+		l := t.st.layers[i]
+		if w, ok := l.writes[key]; ok {
+			if w.deleted {
+				return nil, false, nil
+			}
+			return w.value, true, nil
+		}
+		if l.cleared {
+			return nil, false, nil
+		}
+	}
+	return t.db.get(appendUserKey(t.prefix, key))
+}
+
+func (t *Txn) top() *layer {
+	l := t.st.layers[len(t.st.layers)-1]
+	if l.writes == nil {
+		l.writes = make(map[string]write)
+	}
+	return l
+}
+
+// Get returns the value stored under key, or nil and false when there is
+// none. The returned slice must not be modified.
+func (t *Txn) Get(key string) ([]byte, bool, error) {
+	if err := t.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	if err := t.lock(); err != nil {
+		return nil, false, err
+	}
+	defer t.st.mu.Unlock()
+	return t.getLocked(key)
+}
+
+// GetMany returns the values of the keys that exist; missing keys are
+// absent from the map.
+func (t *Txn) GetMany(keys []string) (map[string][]byte, error) {
+	if err := t.checkCount(len(keys)); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := t.checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.lock(); err != nil {
+		return nil, err
+	}
+	defer t.st.mu.Unlock()
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, ok, err := t.getLocked(k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// Put stores value under key. The value is copied.
+func (t *Txn) Put(key string, value []byte) error {
+	if err := t.checkKey(key); err != nil {
+		return err
+	}
+	if err := t.checkValue(key, value); err != nil {
+		return err
+	}
+	if err := t.lock(); err != nil {
+		return err
+	}
+	defer t.st.mu.Unlock()
+	c := bytes.Clone(value)
+	if c == nil {
+		c = []byte{}
+	}
+	t.top().writes[key] = write{value: c}
+	return nil
+}
+
+// PutMany stores every entry, or none of them if any is outside a limit.
+func (t *Txn) PutMany(entries map[string][]byte) error {
+	if err := t.checkCount(len(entries)); err != nil {
+		return err
+	}
+	for k, v := range entries {
+		if err := t.checkKey(k); err != nil {
+			return err
+		}
+		if err := t.checkValue(k, v); err != nil {
+			return err
+		}
+	}
+	if err := t.lock(); err != nil {
+		return err
+	}
+	defer t.st.mu.Unlock()
+	top := t.top()
+	for k, v := range entries {
+		c := bytes.Clone(v)
+		if c == nil {
+			c = []byte{}
+		}
+		top.writes[k] = write{value: c}
+	}
+	return nil
+}
+
+// Delete removes key and reports whether it existed.
+func (t *Txn) Delete(key string) (bool, error) {
+	n, err := t.DeleteMany([]string{key})
+	return n == 1, err
+}
+
+// DeleteMany removes the keys and returns how many of them existed.
+func (t *Txn) DeleteMany(keys []string) (int, error) {
+	if err := t.checkCount(len(keys)); err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := t.checkKey(k); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.lock(); err != nil {
+		return 0, err
+	}
+	defer t.st.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		_, ok, err := t.getLocked(k)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			n++
+		}
+	}
+	top := t.top()
+	for _, k := range keys {
+		top.writes[k] = write{deleted: true}
+	}
+	return n, nil
+}
+
+// DeleteAll removes every key of the object and its alarm.
+func (t *Txn) DeleteAll() error {
+	if err := t.lock(); err != nil {
+		return err
+	}
+	defer t.st.mu.Unlock()
+	top := t.top()
+	clear(top.writes)
+	top.cleared = true
+	top.alarm = &alarmWrite{deleted: true}
+	return nil
+}
+
+// listBounds turns opts into a half-open range of user keys [lo, hi). A nil hi
+// means no upper bound.
+func listBounds(opts ListOptions) (lo, hi []byte, err error) {
+	if opts.Start != "" && opts.StartAfter != "" {
+		return nil, nil, fmt.Errorf("%w: Start %q and StartAfter %q are both set; use one",
+			ErrInvalidListOptions, truncateKey(opts.Start), truncateKey(opts.StartAfter))
+	}
+	if opts.Limit < 0 {
+		return nil, nil, fmt.Errorf("%w: negative Limit %d", ErrInvalidListOptions, opts.Limit)
+	}
+	lo = []byte(opts.Prefix)
+	if opts.Start != "" && opts.Start > string(lo) {
+		lo = []byte(opts.Start)
+	}
+	if opts.StartAfter != "" {
+		after := append([]byte(opts.StartAfter), 0)
+		if bytes.Compare(after, lo) > 0 {
+			lo = after
+		}
+	}
+	if opts.Prefix != "" {
+		hi = successor([]byte(opts.Prefix))
+	}
+	if opts.End != "" && (hi == nil || opts.End < string(hi)) {
+		hi = []byte(opts.End)
+	}
+	return lo, hi, nil
+}
+
+// List returns the object's keys and values in the range opts selects.
+func (t *Txn) List(opts ListOptions) ([]Entry, error) {
+	lo, hi, err := listBounds(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.lock(); err != nil {
+		return nil, err
+	}
+	defer t.st.mu.Unlock()
+	if hi != nil && bytes.Compare(lo, hi) >= 0 {
+		return nil, nil
+	}
+	inRange := func(k string) bool {
+		return k >= string(lo) && (hi == nil || k < string(hi))
+	}
+
+	// Fold the layers into one view of pending writes.
+	pending := make(map[string]write)
+	hidden := false
+	for _, l := range t.st.layers {
+		if l.cleared {
+			clear(pending)
+			hidden = true
+		}
+		for k, w := range l.writes {
+			if inRange(k) {
+				pending[k] = w
+			}
+		}
+	}
+	pkeys := make([]string, 0, len(pending))
+	for k := range pending {
+		pkeys = append(pkeys, k)
+	}
+	sort.Strings(pkeys)
+	if opts.Reverse {
+		slices.Reverse(pkeys)
+	}
+
+	var it *pebble.Iterator
+	if !hidden {
+		if t.db.closed.Load() {
+			return nil, ErrClosed
+		}
+		iopts := &pebble.IterOptions{LowerBound: appendUserKey(t.prefix, string(lo)), UpperBound: t.upper}
+		if hi != nil {
+			iopts.UpperBound = appendUserKey(t.prefix, string(hi))
+		}
+		it, err = t.db.pdb.NewIter(iopts)
+		if err != nil {
+			return nil, fmt.Errorf("storage: list: %w", err)
+		}
+		defer it.Close()
+	}
+	return mergeList(it, t.prefix, pending, pkeys, opts)
+}
+
+// mergeList merges the durable keys of it with the pending writes, in the
+// order opts asks for, up to opts.Limit entries.
+func mergeList(it *pebble.Iterator, prefix []byte, pending map[string]write, pkeys []string, opts ListOptions) ([]Entry, error) {
+	var out []Entry
+	valid := false
+	if it != nil {
+		if opts.Reverse {
+			valid = it.Last()
+		} else {
+			valid = it.First()
+		}
+	}
+	advance := func() {
+		if opts.Reverse {
+			valid = it.Prev()
+		} else {
+			valid = it.Next()
+		}
+	}
+	// before reports whether a comes before b in the listing order.
+	before := func(a, b string) bool {
+		if opts.Reverse {
+			return a > b
+		}
+		return a < b
+	}
+	pi := 0
+	for opts.Limit == 0 || len(out) < opts.Limit {
+		var dk string
+		if valid {
+			dk = string(it.Key()[len(prefix):])
+		}
+		switch {
+		case pi < len(pkeys) && (!valid || !before(dk, pkeys[pi])):
+			k := pkeys[pi]
+			pi++
+			if valid && dk == k {
+				advance()
+			}
+			if w := pending[k]; !w.deleted {
+				out = append(out, Entry{Key: k, Value: bytes.Clone(w.value)})
+			}
+		case valid:
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("storage: list: %w", err)
+			}
+			out = append(out, Entry{Key: dk, Value: bytes.Clone(v)})
+			advance()
+		default:
+			return out, nil
+		}
+	}
+	if it != nil {
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("storage: list: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Transaction runs fn with a nested transaction. Writes made through tx are
+// kept if fn returns nil and rolled back if it returns an error or panics;
+// the error is returned. The outer Txn must not be used while fn runs.
+func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
+	if err := t.lock(); err != nil {
+		return err
+	}
+	t.st.layers = append(t.st.layers, &layer{})
+	child := *t
+	child.depth = len(t.st.layers) - 1
+	t.st.mu.Unlock()
+
+	committed := false
+	defer func() {
+		t.st.mu.Lock()
+		defer t.st.mu.Unlock()
+		if t.st.done || len(t.st.layers) != child.depth+1 {
+			return
+		}
+		l := t.st.layers[child.depth]
+		t.st.layers = t.st.layers[:child.depth]
+		if committed {
+			mergeLayer(t.st.layers[child.depth-1], l)
+		}
+	}()
+	if err := fn(&child); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// mergeLayer applies the writes of the nested layer src onto dst.
+func mergeLayer(dst, src *layer) {
+	if src.cleared {
+		clear(dst.writes)
+		dst.cleared = true
+	}
+	if dst.writes == nil {
+		dst.writes = make(map[string]write, len(src.writes))
+	}
+	for k, w := range src.writes {
+		dst.writes[k] = w
+	}
+	if src.alarm != nil {
+		dst.alarm = src.alarm
+	}
+}
+
+// GetAlarm returns the object's alarm time, or false when none is set.
+func (t *Txn) GetAlarm() (time.Time, bool, error) {
+	if err := t.lock(); err != nil {
+		return time.Time{}, false, err
+	}
+	defer t.st.mu.Unlock()
+	for i := len(t.st.layers) - 1; i >= 0; i-- {
+		if a := t.st.layers[i].alarm; a != nil {
+			return a.t, !a.deleted, nil
+		}
+	}
+	return t.db.alarm(t.ns, t.id)
+}
+
+// SetAlarm sets the object's one alarm to at, replacing any earlier time.
+func (t *Txn) SetAlarm(at time.Time) error {
+	if err := t.lock(); err != nil {
+		return err
+	}
+	defer t.st.mu.Unlock()
+	t.top().alarm = &alarmWrite{t: at}
+	return nil
+}
+
+// DeleteAlarm removes the object's alarm, if any.
+func (t *Txn) DeleteAlarm() error {
+	if err := t.lock(); err != nil {
+		return err
+	}
+	defer t.st.mu.Unlock()
+	t.top().alarm = &alarmWrite{deleted: true}
+	return nil
+}
+
+// Empty reports whether the Txn holds no writes.
+func (t *Txn) Empty() bool {
+	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
+	for _, l := range t.st.layers {
+		if len(l.writes) > 0 || l.cleared || l.alarm != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Discard drops every pending write. Later calls on t return ErrTxnDone.
+func (t *Txn) Discard() {
+	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
+	t.st.done = true
+	t.st.layers = nil
+}
+
+// Commit applies every pending write in one atomic batch and ends the Txn.
+// The writes are visible to reads when Commit returns; the returned Handle
+// waits until they are durable. A Txn without writes returns a Handle that
+// is already durable, which says nothing about earlier commits.
+func (t *Txn) Commit() (*Handle, error) {
+	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
+	if t.st.done || t.depth != 0 {
+		return nil, ErrTxnDone
+	}
+	t.st.done = true
+	layers := t.st.layers
+	t.st.layers = nil
+	base := layers[0]
+	for _, l := range layers[1:] {
+		mergeLayer(base, l)
+	}
+	if len(base.writes) == 0 && !base.cleared && base.alarm == nil {
+		return doneHandle, nil
+	}
+	b := t.db.pdb.NewBatch()
+	if base.cleared {
+		_ = b.DeleteRange(t.prefix, t.upper, nil)
+	}
+	for k, w := range base.writes {
+		key := appendUserKey(t.prefix, k)
+		if w.deleted {
+			if !base.cleared {
+				_ = b.Delete(key, nil)
+			}
+			continue
+		}
+		_ = b.Set(key, w.value, nil)
+	}
+	if base.alarm != nil {
+		if err := t.db.writeAlarm(b, t.ns, t.id, base.alarm); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return t.db.apply(b)
+}
