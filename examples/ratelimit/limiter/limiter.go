@@ -1,0 +1,151 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/actor"
+	"github.com/durable-go/durable/clock"
+)
+
+// Defaults of Options.
+const (
+	DefaultNamespace = "ratelimit"
+	DefaultLimit     = 10
+	DefaultPeriod    = time.Minute
+)
+
+// MaxKeySize is the longest key, in bytes, that Allow accepts.
+const MaxKeySize = 512
+
+// Options configures New. The zero value means the documented defaults.
+type Options struct {
+	// Namespace is the name of the object namespace that holds one object
+	// per key. It must be unique within the System; use different names
+	// for limiters with different limits. The default is "ratelimit".
+	Namespace string
+	// Limit is the maximum number of requests admitted per key in any
+	// Period-long span. The default is 10. The maximum is set by the
+	// storage value size: 16,383 with the default of 128 KiB.
+	Limit int
+	// Period is the length of the sliding window. The default is one
+	// minute.
+	Period time.Duration
+}
+
+var (
+	// ErrInvalidKey matches every *KeyError.
+	ErrInvalidKey = errors.New("limiter: invalid key")
+	// ErrInvalidOptions is returned by New for a limit or period out of
+	// range.
+	ErrInvalidOptions = errors.New("limiter: invalid options")
+)
+
+// KeyError is returned by Allow for a key that is empty or longer than
+// MaxKeySize bytes, and used by Middleware for a KeyFunc that failed.
+// Nothing was counted.
+type KeyError struct {
+	// Size is the key's length in bytes.
+	Size int
+	// Err is the error of the KeyFunc, nil for a key of the wrong size.
+	Err error
+}
+
+// Error returns Err's text when Err is set, so a KeyFunc controls the
+// message a client sees.
+func (e *KeyError) Error() string {
+	switch {
+	case e.Err != nil:
+		return e.Err.Error()
+	case e.Size == 0:
+		return fmt.Sprintf("limiter: invalid key: empty; use 1 to %d bytes", MaxKeySize)
+	}
+	return fmt.Sprintf("limiter: invalid key: %d bytes long; use 1 to %d bytes", e.Size, MaxKeySize)
+}
+
+// Unwrap returns Err.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrInvalidKey.
+func (e *KeyError) Is(target error) bool { return target == ErrInvalidKey }
+
+// Decision is the outcome of one Allow call.
+type Decision struct {
+	// Allowed reports whether the request was admitted and counted.
+	Allowed bool
+	// Limit is the number of requests admitted per key in any period.
+	Limit int
+	// Remaining is how many more requests the key would be admitted now,
+	// after this one.
+	Remaining int
+	// Reset is the time until the oldest admission in the key's window
+	// leaves it, which is when Remaining next grows. After a refusal it
+	// equals RetryAfter.
+	Reset time.Duration
+	// RetryAfter is zero when the request was admitted. After a refusal it
+	// is the time until a request of this key would be admitted: when
+	// enough of its admissions have left the window, the oldest one when
+	// the limit has not changed.
+	RetryAfter time.Duration
+}
+
+// Limiter admits at most Limit requests per key in any Period-long span.
+// Each key is a durable object, so every decision for a key is made in
+// order by one owner, and its admissions are on disk before the decision
+// is returned. It is safe for concurrent use.
+type Limiter struct {
+	ns     *actor.Namespace[*object]
+	clock  clock.Clock
+	limit  int
+	period time.Duration
+}
+
+// New registers the limiter's namespace in sys and returns the Limiter.
+func New(sys *actor.System, opts Options) (*Limiter, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.Limit == 0 {
+		opts.Limit = DefaultLimit
+	}
+	if opts.Period == 0 {
+		opts.Period = DefaultPeriod
+	}
+	if top := maxLimit(sys.Storage().Limits().MaxValueSize); opts.Limit < 0 || opts.Limit > top {
+		return nil, fmt.Errorf("%w: limit %d outside [1, %d]", ErrInvalidOptions, opts.Limit, top)
+	}
+	if opts.Period < time.Millisecond {
+		return nil, fmt.Errorf("%w: period %v shorter than 1ms", ErrInvalidOptions, opts.Period)
+	}
+	l := &Limiter{clock: sys.Clock(), limit: opts.Limit, period: opts.Period}
+	ns, err := actor.Register(sys, opts.Namespace, func(s *actor.State) *object {
+		return &object{state: s, limiter: l}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("limiter: %w", err)
+	}
+	l.ns = ns
+	return l, nil
+}
+
+// Limit returns the number of requests admitted per key in any period.
+func (l *Limiter) Limit() int { return l.limit }
+
+// Period returns the length of the sliding window.
+func (l *Limiter) Period() time.Duration { return l.period }
+
+// Allow decides whether a request of key is admitted now, and counts it if
+// it is. It returns once the admission is durable. Errors: a *KeyError,
+// the errors of actor.Call such as *actor.OverloadedError, ctx.Err(), or a
+// storage error; the request was not admitted.
+func (l *Limiter) Allow(ctx context.Context, key string) (Decision, error) {
+	if len(key) == 0 || len(key) > MaxKeySize {
+		return Decision{}, &KeyError{Size: len(key)}
+	}
+	stub := l.ns.Get(l.ns.IDFromName(key))
+	return actor.Call(ctx, stub, func(ctx context.Context, o *object) (Decision, error) {
+		return o.allow()
+	})
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/durable-go/durable/actor"
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/examples/ratelimit/limiter"
+)
+
+// greeting is the body of GET /hello.
+const greeting = "Hello from durable! This greeting is rate limited per client IP.\n"
+
+// shutdownTimeout bounds how long a stopping server waits for in-flight
+// requests and their durability.
+const shutdownTimeout = 30 * time.Second
+
+// serverConfig configures newServer and serve.
+type serverConfig struct {
+	// Addr is the TCP address to listen on.
+	Addr string
+	// DataDir is the database directory, created if missing.
+	DataDir string
+	// Limit and Period configure the limiter; zero means its defaults.
+	Limit  int
+	Period time.Duration
+	// Logger receives every log line; nil means slog.Default().
+	Logger *slog.Logger
+	// Clock drives the runtime and the limiter; nil means clock.Real.
+	Clock clock.Clock
+}
+
+// server is the example's runtime, limiter and routes.
+type server struct {
+	logger  *slog.Logger
+	sys     *actor.System
+	limiter *limiter.Limiter
+	handler http.Handler
+}
+
+// newServer opens the data directory and builds the routes. Close releases
+// what it opened.
+func newServer(cfg serverConfig) (*server, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	sys, err := actor.Open(cfg.DataDir, &actor.Options{Logger: logger, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: open %s: %w", cfg.DataDir, err)
+	}
+	l, err := limiter.New(sys, limiter.Options{Limit: cfg.Limit, Period: cfg.Period})
+	if err != nil {
+		sys.Close()
+		return nil, fmt.Errorf("ratelimit: %w", err)
+	}
+	s := &server{logger: logger, sys: sys, limiter: l}
+
+	mux := http.NewServeMux()
+	// {key...} also matches an empty key, so that /check/ gets a 400
+	// from the limiter rather than a 404.
+	mux.HandleFunc("POST /check/{key...}", s.serveCheck)
+	mux.Handle("GET /hello", l.Middleware(http.HandlerFunc(serveHello), &limiter.MiddlewareOptions{Logger: logger}))
+	s.handler = mux
+	return s, nil
+}
+
+// Handler returns the routes.
+func (s *server) Handler() http.Handler { return s.handler }
+
+// Close stops the runtime after in-flight turns are durable, or when ctx
+// ends.
+func (s *server) Close(ctx context.Context) error {
+	return s.sys.Shutdown(ctx)
+}
+
+func serveHello(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, greeting)
+}
+
+// checkResult is the JSON body of POST /check/{key}. Durations are whole
+// seconds, rounded up, as in the header fields.
+type checkResult struct {
+	Key        string `json:"key"`
+	Allowed    bool   `json:"allowed"`
+	Limit      int    `json:"limit"`
+	Remaining  int    `json:"remaining"`
+	Reset      int64  `json:"reset"`
+	RetryAfter int64  `json:"retry_after,omitempty"`
+}
+
+// serveCheck consumes one unit of the key's budget.
+func (s *server) serveCheck(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	d, err := s.limiter.Allow(r.Context(), key)
+	if err != nil {
+		if limiter.StatusCode(err) == http.StatusInternalServerError {
+			s.logger.ErrorContext(r.Context(), "ratelimit: check failed", "key", key, "err", err)
+		}
+		s.limiter.WriteError(w, err)
+		return
+	}
+	s.limiter.SetHeaders(w.Header(), d)
+	res := checkResult{
+		Key:       key,
+		Allowed:   d.Allowed,
+		Limit:     d.Limit,
+		Remaining: d.Remaining,
+		Reset:     limiter.Seconds(d.Reset),
+	}
+	code := http.StatusOK
+	if !d.Allowed {
+		code = http.StatusTooManyRequests
+		res.RetryAfter = max(limiter.Seconds(d.RetryAfter), 1)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(res)
+}
+
+// serve listens on cfg.Addr and serves until ctx ends, then finishes the
+// requests in flight and closes the runtime.
+func serve(ctx context.Context, cfg serverConfig) error {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s, err := newServer(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close(context.Background())
+		return fmt.Errorf("ratelimit: listen: %w", err)
+	}
+	logger.Info("ratelimit: listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
+		"limit", s.limiter.Limit(), "period", s.limiter.Period())
+
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		logger.Info("ratelimit: shutting down")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("ratelimit: requests still in flight at shutdown", "err", err)
+	}
+	if cerr := s.Close(shutdownCtx); cerr != nil {
+		return errors.Join(err, fmt.Errorf("ratelimit: close runtime: %w", cerr))
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("ratelimit: serve: %w", err)
+	}
+	logger.Info("ratelimit: stopped")
+	return nil
+}
