@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -13,6 +15,23 @@ type Alarm struct {
 	Namespace uint32
 	ID        ObjectID
 	Time      time.Time
+}
+
+// Bounds of the alarm times that Unix nanoseconds in an int64 can hold.
+var (
+	minAlarmTime = time.Unix(0, math.MinInt64)
+	maxAlarmTime = time.Unix(0, math.MaxInt64)
+)
+
+// checkAlarmTime returns an error wrapping ErrInvalidAlarm when t cannot be
+// stored.
+func checkAlarmTime(t time.Time) error {
+	if t.Before(minAlarmTime) || t.After(maxAlarmTime) {
+		return fmt.Errorf("%w: %s is outside %s to %s", ErrInvalidAlarm,
+			t.UTC().Format(time.RFC3339), minAlarmTime.UTC().Format(time.RFC3339),
+			maxAlarmTime.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // alarm reads the durable alarm time of one object.
@@ -55,9 +74,10 @@ func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite
 // before until, at most limit of them (zero means no limit). An alarm index
 // entry stays until the object's own turn deletes or replaces it.
 func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
-	if db.closed.Load() {
-		return nil, ErrClosed
+	if err := db.enter(); err != nil {
+		return nil, err
 	}
+	defer db.leave()
 	upper := alarmIndexKey(until.Add(time.Nanosecond), 0, ObjectID{})
 	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarmIdx}, UpperBound: upper})
 	if err != nil {
@@ -79,9 +99,10 @@ func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
 // NextAlarm returns the earliest alarm of any object, or false when no
 // alarm is set.
 func (db *DB) NextAlarm() (Alarm, bool, error) {
-	if db.closed.Load() {
-		return Alarm{}, false, ErrClosed
+	if err := db.enter(); err != nil {
+		return Alarm{}, false, err
 	}
+	defer db.leave()
 	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarmIdx}, UpperBound: []byte{tagAlarmIdx + 1}})
 	if err != nil {
 		return Alarm{}, false, fmt.Errorf("storage: scan alarms: %w", err)
@@ -92,21 +113,29 @@ func (db *DB) NextAlarm() (Alarm, bool, error) {
 			return a, true, nil
 		}
 	}
-	return Alarm{}, false, it.Error()
+	if err := it.Error(); err != nil {
+		return Alarm{}, false, fmt.Errorf("storage: scan alarms: %w", err)
+	}
+	return Alarm{}, false, nil
 }
 
 // ObjectIDs returns, in byte order, the IDs of the objects of namespace ns
 // that hold at least one key, starting after the ID after (nil starts at
 // the first), at most limit of them (zero means no limit).
 func (db *DB) ObjectIDs(ns uint32, after *ObjectID, limit int) ([]ObjectID, error) {
-	if db.closed.Load() {
-		return nil, ErrClosed
+	if err := db.enter(); err != nil {
+		return nil, err
 	}
+	defer db.leave()
 	lower := objectKeyPrefix(ns, ObjectID{})
 	if after != nil {
 		lower = successor(objectKeyPrefix(ns, *after))
 	}
 	upper := successor(objectKeyPrefix(ns, ObjectID{})[:5])
+	if bytes.Compare(lower, upper) >= 0 {
+		// after is the greatest ID, so nothing follows it.
+		return nil, nil
+	}
 	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("storage: list objects: %w", err)

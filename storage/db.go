@@ -72,10 +72,17 @@ type DB struct {
 	limits Limits
 	codec  Codec
 
-	// closeMu is held for reading by every write that reaches Pebble and for
-	// writing by Close, because Pebble panics on a write after Close.
+	// closeMu is held for reading by every call that reaches Pebble and for
+	// writing by Close, because Pebble panics on any use after Close.
 	closeMu sync.RWMutex
 	closed  atomic.Bool
+
+	// failure is the first write or sync error; once set, every call
+	// returns it. stuck reports that Pebble panicked inside its commit
+	// pipeline, which then keeps its own lock forever, so that calling
+	// Pebble's Close would never return.
+	failure atomic.Pointer[error]
+	stuck   atomic.Bool
 
 	// nsMu serialises the allocation of namespace numbers.
 	nsMu sync.Mutex
@@ -126,13 +133,23 @@ func (db *DB) Codec() Codec { return db.codec }
 // package.
 func (db *DB) Pebble() *pebble.DB { return db.pdb }
 
-// Close flushes and closes the database. Handles not yet durable return an
-// error from Wait. Close is idempotent.
+// Close waits for calls in progress, syncs the write-ahead log and closes
+// the database. Batches committed before Close are durable when it returns,
+// so their Handles' Wait returns nil. Close is idempotent; later calls on
+// the DB return ErrClosed.
+//
+// After a failure (see ErrFailed) Close returns an error. If Pebble's commit
+// pipeline is stuck, Close cannot release Pebble's files and lock: the
+// process must exit before the directory can be opened again.
 func (db *DB) Close() error {
 	db.closeMu.Lock()
 	defer db.closeMu.Unlock()
 	if db.closed.Swap(true) {
 		return nil
+	}
+	if db.stuck.Load() {
+		return fmt.Errorf("storage: close: pebble's commit pipeline is stuck after %w; "+
+			"exit the process before opening the directory again", *db.failure.Load())
 	}
 	if err := db.pdb.Close(); err != nil {
 		return fmt.Errorf("storage: close: %w", err)
@@ -140,28 +157,97 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// enter takes the read side of closeMu and checks that the DB is neither
+// closed nor failed. When it returns nil, the caller must call db.leave.
+func (db *DB) enter() error {
+	db.closeMu.RLock()
+	if err := db.state(); err != nil {
+		db.closeMu.RUnlock()
+		return err
+	}
+	return nil
+}
+
+func (db *DB) leave() { db.closeMu.RUnlock() }
+
+// state returns ErrClosed after Close, the failure after a failure, and
+// nil otherwise.
+func (db *DB) state() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if f := db.failure.Load(); f != nil {
+		return *f
+	}
+	return nil
+}
+
+// fail records err as the database's failure, unless an earlier one is
+// recorded, and returns the recorded failure. The result matches ErrFailed
+// and the cause through errors.Is.
+func (db *DB) fail(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrFailed, cause)
+	if db.failure.CompareAndSwap(nil, &err) {
+		db.logger.Error("storage: database failed; restart the process to reopen it", "error", cause)
+		return err
+	}
+	return *db.failure.Load()
+}
+
 // apply commits b without waiting for the fsync, and returns the handle
 // that waits for it.
 func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
-	db.closeMu.RLock()
-	defer db.closeMu.RUnlock()
-	if db.closed.Load() {
+	if err := db.enter(); err != nil {
 		b.Close()
-		return nil, ErrClosed
+		return nil, err
 	}
+	defer db.leave()
+	if err := db.applyNoSyncWait(b); err != nil {
+		return nil, err
+	}
+	return &Handle{db: db, batch: b}, nil
+}
+
+// applyNoSyncWait calls Pebble's ApplyNoSyncWait and turns its panics into
+// a failure of the database.
+//
+// NOTE: Pebble v2.1.7 does not return write errors from ApplyNoSyncWait.
+// After a write-ahead log write or sync has failed, the log writer keeps the
+// error. Batches committed later still reach the memtable, and their
+// SyncWait returns the error. Once the log writer has filled its current
+// 32 KiB block, its next write returns the error, and Pebble's commitWrite
+// panics while it holds the commit pipeline's mutex. An error from rotating
+// the memtable instead reaches Logger.Fatalf ("fatal commit error"), which
+// this package's logger turns into a panic. Either way the pipeline never
+// commits again, and Pebble's Close would wait for it forever. The recover
+// here keeps the process alive and marks the database failed and stuck.
+func (db *DB) applyNoSyncWait(b *pebble.Batch) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		db.stuck.Store(true)
+		cause, ok := r.(error)
+		if !ok {
+			cause = fmt.Errorf("%v", r)
+		}
+		err = db.fail(fmt.Errorf("storage: commit: pebble panicked: %w", cause))
+	}()
 	if err := db.pdb.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("storage: commit: %w", err)
+		return db.fail(fmt.Errorf("storage: commit: %w", err))
 	}
-	return &Handle{batch: b}, nil
+	return nil
 }
 
 // get reads one raw key, copying the value. It returns nil, false for a
 // missing key.
 func (db *DB) get(key []byte) ([]byte, bool, error) {
-	if db.closed.Load() {
-		return nil, false, ErrClosed
+	if err := db.enter(); err != nil {
+		return nil, false, err
 	}
+	defer db.leave()
 	v, closer, err := db.pdb.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -251,6 +337,14 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.logger.Error(fmt.Sprintf(format, args...))
 }
 
+// Fatalf logs the message and panics. Pebble calls it for errors it cannot
+// recover from. Called on a goroutine of the caller, inside
+// ApplyNoSyncWait, the panic becomes a failure of the DB.
+//
+// NOTE: on Pebble's own goroutines (a failed MANIFEST write or sync during a
+// flush or compaction, for example) nothing recovers the panic and the
+// process exits, as it would with Pebble's default logger, which calls
+// os.Exit. On restart Pebble recovers from its write-ahead log and MANIFEST.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.logger.Error(msg, "fatal", true)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -16,6 +17,7 @@ import (
 // A Handle is safe for concurrent use; every Wait returns the same result.
 type Handle struct {
 	once  sync.Once
+	db    *DB
 	batch *pebble.Batch // nil for an empty commit
 	err   error
 }
@@ -29,13 +31,22 @@ var doneHandle = func() *Handle {
 
 // Wait blocks until the batch is durable and returns the error that kept it
 // from becoming durable, if any. A nil Handle is durable.
+//
+// An error means the batch may or may not survive a restart, but never in
+// part. It also marks the DB failed (see ErrFailed), because the batch is
+// already visible to reads in memory.
 func (h *Handle) Wait() error {
 	if h == nil {
 		return nil
 	}
 	h.once.Do(func() {
-		h.err = h.batch.SyncWait()
-		h.batch.Close()
+		if err := h.batch.SyncWait(); err != nil {
+			// Pebble may still hold a batch that failed, so it is not
+			// closed and returned to Pebble's pool.
+			h.err = h.db.fail(fmt.Errorf("storage: sync: %w", err))
+		} else {
+			h.batch.Close()
+		}
 		h.batch = nil
 	})
 	return h.err

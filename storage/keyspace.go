@@ -37,9 +37,10 @@ func (k *Keyspace) Get(key []byte) ([]byte, bool, error) {
 // returns false. A nil upper means the end of the key space. The slices
 // passed to fn are valid only during the call.
 func (k *Keyspace) Scan(lower, upper []byte, fn func(key, value []byte) bool) error {
-	if k.db.closed.Load() {
-		return ErrClosed
+	if err := k.db.enter(); err != nil {
+		return err
 	}
+	defer k.db.leave()
 	opts := &pebble.IterOptions{
 		LowerBound: append(bytes.Clone(k.prefix), lower...),
 		UpperBound: k.upper,

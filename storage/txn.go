@@ -77,19 +77,22 @@ type Txn struct {
 	prefix []byte // objectKeyPrefix(ns, id)
 	upper  []byte // successor(prefix)
 	st     *txnState
-	depth  int // index of this Txn's layer in st.layers
+	depth  int    // index of this Txn's layer in st.layers
+	lay    *layer // st.layers[depth] while this Txn is usable
 }
 
 // Begin starts a write set for the object id of namespace ns.
 func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 	p := objectKeyPrefix(ns, id)
+	root := &layer{}
 	return &Txn{
 		db:     db,
 		ns:     ns,
 		id:     id,
 		prefix: p,
 		upper:  successor(p),
-		st:     &txnState{layers: []*layer{{}}},
+		st:     &txnState{layers: []*layer{root}},
+		lay:    root,
 	}
 }
 
@@ -99,12 +102,18 @@ func (t *Txn) Namespace() uint32 { return t.ns }
 // ID returns the object the Txn writes to.
 func (t *Txn) ID() ObjectID { return t.id }
 
-// lock takes the state lock and checks that t is still usable.
+// lock takes the state lock and checks that t is still usable: not ended,
+// not the outer Txn of a running Transaction, not a nested Txn whose
+// Transaction has returned, and its DB neither closed nor failed.
 func (t *Txn) lock() error {
 	t.st.mu.Lock()
-	if t.st.done || t.depth != len(t.st.layers)-1 {
+	if t.st.done || t.depth != len(t.st.layers)-1 || t.st.layers[t.depth] != t.lay {
 		t.st.mu.Unlock()
 		return ErrTxnDone
+	}
+	if err := t.db.state(); err != nil {
+		t.st.mu.Unlock()
+		return err
 	}
 	return nil
 }
@@ -250,7 +259,8 @@ func (t *Txn) Delete(key string) (bool, error) {
 	return n == 1, err
 }
 
-// DeleteMany removes the keys and returns how many of them existed.
+// DeleteMany removes the keys and returns how many distinct keys of them
+// existed.
 func (t *Txn) DeleteMany(keys []string) (int, error) {
 	if err := t.checkCount(len(keys)); err != nil {
 		return 0, err
@@ -265,7 +275,12 @@ func (t *Txn) DeleteMany(keys []string) (int, error) {
 	}
 	defer t.st.mu.Unlock()
 	n := 0
+	seen := make(map[string]struct{}, len(keys))
 	for _, k := range keys {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
 		_, ok, err := t.getLocked(k)
 		if err != nil {
 			return 0, err
@@ -365,9 +380,10 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 
 	var it *pebble.Iterator
 	if !hidden {
-		if t.db.closed.Load() {
-			return nil, ErrClosed
+		if err := t.db.enter(); err != nil {
+			return nil, err
 		}
+		defer t.db.leave()
 		iopts := &pebble.IterOptions{LowerBound: appendUserKey(t.prefix, string(lo)), UpperBound: t.upper}
 		if hi != nil {
 			iopts.UpperBound = appendUserKey(t.prefix, string(hi))
@@ -452,13 +468,14 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 	t.st.layers = append(t.st.layers, &layer{})
 	child := *t
 	child.depth = len(t.st.layers) - 1
+	child.lay = t.st.layers[child.depth]
 	t.st.mu.Unlock()
 
 	committed := false
 	defer func() {
 		t.st.mu.Lock()
 		defer t.st.mu.Unlock()
-		if t.st.done || len(t.st.layers) != child.depth+1 {
+		if t.st.done || len(t.st.layers) != child.depth+1 || t.st.layers[child.depth] != child.lay {
 			return
 		}
 		l := t.st.layers[child.depth]
@@ -506,7 +523,12 @@ func (t *Txn) GetAlarm() (time.Time, bool, error) {
 }
 
 // SetAlarm sets the object's one alarm to at, replacing any earlier time.
+// A time outside the years 1678 to 2262 returns an error wrapping
+// ErrInvalidAlarm.
 func (t *Txn) SetAlarm(at time.Time) error {
+	if err := checkAlarmTime(at); err != nil {
+		return err
+	}
 	if err := t.lock(); err != nil {
 		return err
 	}
@@ -552,8 +574,11 @@ func (t *Txn) Discard() {
 func (t *Txn) Commit() (*Handle, error) {
 	t.st.mu.Lock()
 	defer t.st.mu.Unlock()
-	if t.st.done || t.depth != 0 {
+	if t.st.done || t.depth != 0 || len(t.st.layers) != 1 {
 		return nil, ErrTxnDone
+	}
+	if err := t.db.state(); err != nil {
+		return nil, err
 	}
 	t.st.done = true
 	layers := t.st.layers
