@@ -1,0 +1,78 @@
+// Package kvcache provides KV namespaces with expirations and metadata,
+// kept in durable's Pebble database, and a read-through cache that serves
+// them, or any other origin, from memory.
+//
+// # Namespaces
+//
+// A [Namespace] maps string keys to byte values, each with an optional
+// expiration and JSON metadata, in its own key space of a storage.DB:
+//
+//	ns, err := kvcache.Open(db, "CONFIG", nil)
+//	err = ns.Put(ctx, "flags", []byte(`{"beta":true}`), kvcache.PutOptions{TTL: time.Hour})
+//	v, ok, err := ns.Get(ctx, "flags")
+//
+// A write is durable when Put or Delete returns. Reads see it as soon as it
+// is committed, shortly before.
+//
+// Expiry is exact against the namespace's clock: a key written at t with a
+// TTL of d is readable on [t, t+d) and never from t+d on, whether or not
+// the background sweep has deleted it from disk yet. The sweep runs every
+// Options.SweepInterval without blocking readers, and never deletes a key
+// that was written again after it expired.
+//
+// An empty value is a value: Get returns an empty slice and true. A
+// missing key is not an error: Get and GetWithMetadata return false.
+//
+// [Namespace.List] returns keys in byte order, a page of at most 1,000 at
+// a time, with their expiration and metadata. Follow ListResult.Cursor
+// with the same prefix until ListComplete is true. A cursor carries its
+// prefix: it never leads outside it, and List rejects a cursor passed with
+// another prefix with [ErrInvalidCursor].
+//
+// Keys are 1 to 512 bytes, values at most 25 MiB and metadata at most
+// 1,024 bytes of JSON, as in Cloudflare Workers KV; [Limits] changes them.
+// A call over a limit returns a [*LimitError] naming the limit and changes
+// nothing.
+//
+// # Read-through cache
+//
+// A [Cache] keeps values in memory, bounded in bytes, in front of a
+// Namespace ([NewNamespaceCache]) or any [LoadFunc] ([NewCache]).
+// [Cache.Get] returns the value with a [Status]: Hit, Miss or Stale, the
+// values of an X-Cache header.
+//
+//   - Each entry is fresh for its TTL ([CacheOptions.TTL] or TTLFunc),
+//     never past the expiration of its key in the namespace.
+//   - Stale-while-revalidate: within StaleWhileRevalidate past the TTL,
+//     Get returns the old value as Stale and starts one background load
+//     whose result is stored.
+//   - Stale-if-error: within StaleIfError past the TTL, a failed load
+//     returns the old value as Stale instead of the error.
+//   - One load per key at a time: concurrent Gets of a missing key share
+//     one call of the loader.
+//   - Negative caching: a "not found" is cached for NotFoundTTL.
+//   - A load that started before [Cache.Invalidate], [Cache.Set],
+//     [Cache.Put] or [Cache.Delete] of its key never stores its result.
+//
+// # Consistency
+//
+// A write through a cache (Put, Delete, Set) is read back at once through
+// that same cache. Other caches over the same namespace, in this process
+// or another, keep serving what they cached until its TTL runs out, plus
+// StaleWhileRevalidate: they see the write within that time. This is the
+// eventual consistency of Workers KV. Reads straight from the Namespace
+// always see the latest committed write.
+//
+// # Concurrency
+//
+// Namespace and Cache are safe for concurrent use. The loader of a Cache
+// runs on a goroutine of the cache; its context keeps the values of the
+// Get that started it, ends after CacheOptions.LoadTimeout or on Close,
+// but not when that Get gives up.
+//
+// # Metrics
+//
+// A Cache reports the OpenTelemetry counters kvcache.cache.hits, misses,
+// stale, loads, load_errors and evictions, with the attribute cache set to
+// CacheOptions.Name. A Namespace reports kvcache.namespace.swept.
+package kvcache
