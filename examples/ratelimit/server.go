@@ -38,11 +38,15 @@ type serverConfig struct {
 	Clock clock.Clock
 }
 
-// server is the example's runtime, limiter and routes.
+// server is the example's runtime, limiters and routes.
 type server struct {
-	logger  *slog.Logger
-	sys     *actor.System
-	limiter *limiter.Limiter
+	logger *slog.Logger
+	sys    *actor.System
+	// checks counts POST /check/{key}. hello counts GET /hello per client
+	// IP in a namespace of its own, so that no key of /check can spend
+	// the greeting budget of an IP address.
+	checks  *limiter.Limiter
+	hello   *limiter.Limiter
 	handler http.Handler
 }
 
@@ -57,18 +61,23 @@ func newServer(cfg serverConfig) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: open %s: %w", cfg.DataDir, err)
 	}
-	l, err := limiter.New(sys, limiter.Options{Limit: cfg.Limit, Period: cfg.Period})
+	checks, err := limiter.New(sys, limiter.Options{Namespace: "check", Limit: cfg.Limit, Period: cfg.Period})
 	if err != nil {
 		sys.Close()
 		return nil, fmt.Errorf("ratelimit: %w", err)
 	}
-	s := &server{logger: logger, sys: sys, limiter: l}
+	hello, err := limiter.New(sys, limiter.Options{Namespace: "hello", Limit: cfg.Limit, Period: cfg.Period})
+	if err != nil {
+		sys.Close()
+		return nil, fmt.Errorf("ratelimit: %w", err)
+	}
+	s := &server{logger: logger, sys: sys, checks: checks, hello: hello}
 
 	mux := http.NewServeMux()
 	// {key...} also matches an empty key, so that /check/ gets a 400
 	// from the limiter rather than a 404.
 	mux.HandleFunc("POST /check/{key...}", s.serveCheck)
-	mux.Handle("GET /hello", l.Middleware(http.HandlerFunc(serveHello), &limiter.MiddlewareOptions{Logger: logger}))
+	mux.Handle("GET /hello", hello.Middleware(http.HandlerFunc(serveHello), &limiter.MiddlewareOptions{Logger: logger}))
 	s.handler = mux
 	return s, nil
 }
@@ -101,15 +110,15 @@ type checkResult struct {
 // serveCheck consumes one unit of the key's budget.
 func (s *server) serveCheck(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	d, err := s.limiter.Allow(r.Context(), key)
+	d, err := s.checks.Allow(r.Context(), key)
 	if err != nil {
 		if limiter.StatusCode(err) == http.StatusInternalServerError {
 			s.logger.ErrorContext(r.Context(), "ratelimit: check failed", "key", key, "err", err)
 		}
-		s.limiter.WriteError(w, err)
+		s.checks.WriteError(w, err)
 		return
 	}
-	s.limiter.SetHeaders(w.Header(), d)
+	s.checks.SetHeaders(w.Header(), d)
 	res := checkResult{
 		Key:       key,
 		Allowed:   d.Allowed,
@@ -144,7 +153,7 @@ func serve(ctx context.Context, cfg serverConfig) error {
 		return fmt.Errorf("ratelimit: listen: %w", err)
 	}
 	logger.Info("ratelimit: listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
-		"limit", s.limiter.Limit(), "period", s.limiter.Period())
+		"limit", s.checks.Limit(), "period", s.checks.Period())
 
 	hs := &http.Server{
 		Handler:           s.Handler(),

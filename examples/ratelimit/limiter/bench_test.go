@@ -1,0 +1,122 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/actor"
+	"golang.org/x/time/rate"
+)
+
+// benchParallelism is the number of goroutines per GOMAXPROCS that send
+// checks, enough to keep many turns and commits in flight at once.
+const benchParallelism = 32
+
+// benchCase is one workload, run on the durable limiter and on
+// golang.org/x/time/rate with the same limit and period.
+type benchCase struct {
+	name   string
+	keys   int
+	limit  int
+	period time.Duration
+}
+
+var benchCases = []benchCase{
+	// One key over its limit: nearly every check is refused, so the
+	// durable limiter writes almost nothing.
+	{name: "keys=1/refused", keys: 1, limit: 10, period: time.Minute},
+	// One key that is never over its limit: every check is admitted and
+	// written durably.
+	{name: "keys=1/admitted", keys: 1, limit: 1 << 13, period: time.Millisecond},
+	// Checks spread over 10,000 keys, 10 per minute each: most checks are
+	// admitted, and every key is an object of its own.
+	{name: "keys=10000", keys: 10000, limit: 10, period: time.Minute},
+}
+
+func benchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("client-%05d", i)
+	}
+	return keys
+}
+
+// runParallel calls check from many goroutines, each call on the next key
+// in turn, and reports checks/s and the fraction of checks admitted.
+func runParallel(b *testing.B, keys []string, check func(key string) (bool, error)) {
+	var next, admitted atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := keys[int(next.Add(1)-1)%len(keys)]
+			ok, err := check(key)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if ok {
+				admitted.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
+	b.ReportMetric(float64(admitted.Load())/float64(b.N), "admitted/op")
+}
+
+// BenchmarkAllow measures Allow on real Pebble with the real clock. Every
+// admission is durable before Allow returns.
+func BenchmarkAllow(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			sys, err := actor.Open(b.TempDir(), &actor.Options{
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sys.Close()
+			l, err := New(sys, Options{Limit: c.limit, Period: c.period})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			runParallel(b, benchKeys(c.keys), func(key string) (bool, error) {
+				d, err := l.Allow(ctx, key)
+				return d.Allowed, err
+			})
+		})
+	}
+}
+
+// BenchmarkXTimeRate is the in-memory reference: a token bucket of
+// golang.org/x/time/rate per key, refilled at limit per period with a
+// burst of limit, in a map guarded by a mutex as a per-client limiter
+// usually keeps them. It is neither durable nor exact over sliding spans.
+func BenchmarkXTimeRate(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) {
+			var mu sync.Mutex
+			limiters := make(map[string]*rate.Limiter)
+			every := rate.Every(c.period / time.Duration(c.limit))
+			runParallel(b, benchKeys(c.keys), func(key string) (bool, error) {
+				mu.Lock()
+				rl, ok := limiters[key]
+				if !ok {
+					rl = rate.NewLimiter(every, c.limit)
+					limiters[key] = rl
+				}
+				mu.Unlock()
+				return rl.Allow(), nil
+			})
+		})
+	}
+}
