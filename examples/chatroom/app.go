@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/durable-go/durable/actor"
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/edgehttp"
+	"github.com/durable-go/durable/examples/ratelimit/limiter"
+)
+
+// Defaults of appConfig.
+const (
+	// defaultRateLimit and defaultRatePeriod let one client IP address send
+	// a burst of 20 messages, and 20 in any 10-second span.
+	defaultRateLimit  = 20
+	defaultRatePeriod = 10 * time.Second
+	// roomNamespace and limiterNamespace name the object namespaces in
+	// the data directory; changing them orphans stored rooms.
+	roomNamespace    = "ROOMS"
+	limiterNamespace = "chat-ratelimit"
+)
+
+// appConfig configures openApp. Zero fields mean the documented defaults.
+type appConfig struct {
+	// Logger receives the server's and the runtime's log lines. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Clock stamps messages and drives eviction and rate limits. Nil
+	// means clock.Real.
+	Clock clock.Clock
+	// IdleTimeout is how long a room stays in memory without events. Zero
+	// means the runtime's default of one minute.
+	IdleTimeout time.Duration
+	// RateLimit is the number of messages one client IP address may send
+	// in any RatePeriod-long span, over all rooms. The default is 20.
+	RateLimit int
+	// RatePeriod is the rate limit's sliding window. The default is 10 s.
+	RatePeriod time.Duration
+	// WebSocket bounds each member's send queue and messages; see
+	// edgehttp.WebSocketOptions for the defaults.
+	WebSocket edgehttp.WebSocketOptions
+}
+
+// app is the chat server's runtime: the actor system with its room and
+// limiter namespaces, and the HTTP handler in front of them.
+type app struct {
+	sys     *actor.System
+	rooms   *actor.Namespace[*Room]
+	limiter *limiter.Limiter
+	handler http.Handler
+}
+
+// openApp opens the data directory dir and builds the chat server on it.
+func openApp(dir string, cfg appConfig) (*app, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = defaultRateLimit
+	}
+	if cfg.RatePeriod == 0 {
+		cfg.RatePeriod = defaultRatePeriod
+	}
+	sys, err := actor.Open(dir, &actor.Options{
+		Logger:      cfg.Logger,
+		Clock:       cfg.Clock,
+		IdleTimeout: cfg.IdleTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chatroom: open %s: %w", dir, err)
+	}
+	lim, err := limiter.New(sys, limiter.Options{
+		Namespace: limiterNamespace,
+		Limit:     cfg.RateLimit,
+		Period:    cfg.RatePeriod,
+	})
+	if err != nil {
+		sys.Close()
+		return nil, fmt.Errorf("chatroom: rate limiter: %w", err)
+	}
+	a := &app{sys: sys, limiter: lim}
+	a.rooms, err = actor.Register(sys, roomNamespace, func(s *actor.State) *Room {
+		return newRoom(s, lim)
+	})
+	if err != nil {
+		sys.Close()
+		return nil, fmt.Errorf("chatroom: %w", err)
+	}
+	a.handler = newHandler(a.rooms, &edgehttp.ForwardOptions{
+		Logger:    cfg.Logger,
+		WebSocket: cfg.WebSocket,
+	})
+	return a, nil
+}
+
+// Close stops the runtime, waiting for in-flight turns until ctx ends.
+func (a *app) Close(ctx context.Context) error { return a.sys.Shutdown(ctx) }
