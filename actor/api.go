@@ -1,7 +1,7 @@
 package actor
 
-// This file fixes the exported API of the actor runtime. Bodies that panic
-// with "not implemented" are placeholders for the runtime.
+// This file holds the options, errors and optional object interfaces of
+// the runtime.
 
 import (
 	"context"

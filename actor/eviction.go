@@ -1,0 +1,226 @@
+package actor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	protoactor "github.com/asynkron/protoactor-go/actor"
+)
+
+// evictReason says why an activation was evicted, for metrics.
+type evictReason uint8
+
+const (
+	evictIdle evictReason = iota
+	evictMaxActive
+	evictExplicit
+	evictShutdown
+)
+
+func (r evictReason) String() string {
+	switch r {
+	case evictIdle:
+		return "idle"
+	case evictMaxActive:
+		return "max_active"
+	case evictExplicit:
+		return "explicit"
+	default:
+		return "shutdown"
+	}
+}
+
+// evictRequest asks an activation to run its Close hook and stop once no
+// event is queued for it.
+type evictRequest struct{}
+
+// lruList is an intrusive doubly linked list of the activations that are
+// not being evicted, most recently used first.
+type lruList struct {
+	head, tail *activation
+	len        int
+}
+
+func (l *lruList) pushFront(a *activation) {
+	a.prev, a.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = a
+	} else {
+		l.tail = a
+	}
+	l.head = a
+	a.inLRU = true
+	l.len++
+}
+
+func (l *lruList) remove(a *activation) {
+	if !a.inLRU {
+		return
+	}
+	if a.prev != nil {
+		a.prev.next = a.next
+	} else {
+		l.head = a.next
+	}
+	if a.next != nil {
+		a.next.prev = a.prev
+	} else {
+		l.tail = a.prev
+	}
+	a.prev, a.next = nil, nil
+	a.inLRU = false
+	l.len--
+}
+
+func (l *lruList) moveToFront(a *activation) {
+	if !a.inLRU || l.head == a {
+		return
+	}
+	l.remove(a)
+	l.pushFront(a)
+}
+
+// startEvictLocked marks a as stopping, so that new events wait for a
+// fresh activation, and asks its actor to stop once its queue is empty.
+func (s *System) startEvictLocked(a *activation, why evictReason) {
+	a.stopping = true
+	a.evictWhy = why
+	a.stopped = make(chan struct{})
+	s.lru.remove(a)
+	s.root.Send(a.pid, evictRequest{})
+}
+
+// evictOverflowLocked evicts least recently used idle activations until at
+// most MaxActive remain, sparing keep. Busy activations are skipped.
+func (s *System) evictOverflowLocked(keep *activation) {
+	for a := s.lru.tail; a != nil && s.lru.len > s.opts.MaxActive; {
+		prev := a.prev
+		if a != keep && a.queued.Load() == 0 {
+			s.startEvictLocked(a, evictMaxActive)
+		}
+		a = prev
+	}
+}
+
+// evict evicts the object key if it is active and waits until it stopped.
+func (s *System) evict(ctx context.Context, key objKey) error {
+	s.mu.Lock()
+	a := s.table[key]
+	if a == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	if !a.stopping {
+		s.startEvictLocked(a, evictExplicit)
+	}
+	ch := a.stopped
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finishEvict runs on the actor goroutine once an evicted activation has
+// no queued event: it runs the Close hook as the last turn, waits until
+// every result has been released and stops the Proto.Actor process.
+func (a *activation) finishEvict(c protoactor.Context) {
+	a.evictPending = false
+	if cl, ok := a.obj.(Closer); ok && a.constructed {
+		res := a.runTurn(a.ns.sys.ctxForClose(), nil, "actor.close", func(ctx context.Context) error {
+			return cl.Close(ctx)
+		})
+		if res.err != nil {
+			a.ns.sys.logger.Warn("close hook failed", "namespace", a.ns.name,
+				"object", a.id.String(), "error", res.err)
+		}
+		a.release(res, nil)
+	}
+	a.gate.wait()
+	a.obj = nil
+	a.constructed = false
+	c.Stop(c.Self())
+}
+
+// ctxForClose returns the context of Close hooks, which run during
+// shutdown too, so it is not the System's cancelled context.
+func (s *System) ctxForClose() context.Context { return context.Background() }
+
+// sweeper evicts activations that have been idle for the idle timeout. It
+// sleeps on one clock timer set for the earliest possible expiry.
+type sweeper struct {
+	s     *System
+	kickC chan struct{}
+	done  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+func newSweeper(s *System) *sweeper {
+	w := &sweeper{s: s, kickC: make(chan struct{}, 1), done: make(chan struct{})}
+	w.wg.Add(1)
+	return w
+}
+
+// kick makes the sweeper recompute its deadline.
+func (w *sweeper) kick() {
+	select {
+	case w.kickC <- struct{}{}:
+	default:
+	}
+}
+
+func (w *sweeper) stop() {
+	w.once.Do(func() { close(w.done) })
+	w.wg.Wait()
+}
+
+func (w *sweeper) run() {
+	defer w.wg.Done()
+	timer := w.s.clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if d, ok := w.sweep(); ok {
+			timer.Reset(d)
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-timer.C():
+		case <-w.kickC:
+		case <-w.done:
+			return
+		}
+	}
+}
+
+// sweep evicts every idle activation whose idle timeout has passed and
+// returns the time until the next one may expire, or false if none is
+// active.
+func (w *sweeper) sweep() (time.Duration, bool) {
+	s := w.s
+	idle := s.opts.IdleTimeout.Nanoseconds()
+	now := s.clock.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Activations are ordered by their last event, oldest at the tail,
+	// except busy ones, which move to the front until their event ends.
+	for n := s.lru.len; n > 0 && s.lru.tail != nil; n-- {
+		a := s.lru.tail
+		if a.queued.Load() > 0 {
+			s.lru.moveToFront(a)
+			continue
+		}
+		if wait := a.lastUsed.Load() + idle - now; wait > 0 {
+			return time.Duration(wait), true
+		}
+		s.startEvictLocked(a, evictIdle)
+	}
+	if s.lru.tail != nil {
+		return s.opts.IdleTimeout, true
+	}
+	return 0, false
+}

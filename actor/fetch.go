@@ -1,0 +1,87 @@
+package actor
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// serveHTTP runs the object's ServeHTTP on env.req in one turn and releases
+// the recorded response behind the output gate. A panic becomes a 500
+// response without detail.
+func (a *activation) serveHTTP(env *envelope) {
+	h, ok := a.obj.(http.Handler)
+	if !ok {
+		a.gate.push(a, nil, func(error) { env.reply <- reply{err: ErrNotHandler} })
+		return
+	}
+	rec := &responseRecorder{header: make(http.Header)}
+	res := a.runTurn(env.ctx, env.chain, "actor.turn", func(ctx context.Context) error {
+		h.ServeHTTP(rec, env.req.WithContext(ctx))
+		return nil
+	})
+	a.release(res, func(err error) {
+		if err != nil {
+			if _, panicked := err.(*PanicError); !panicked {
+				env.reply <- reply{err: err}
+				return
+			}
+			rec = &responseRecorder{header: make(http.Header)}
+			http.Error(rec, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
+		env.reply <- reply{resp: rec.response(env.req)}
+	})
+}
+
+// responseRecorder is the http.ResponseWriter of a fetch turn. It keeps the
+// whole response in memory until the output gate releases it.
+type responseRecorder struct {
+	header      http.Header
+	sent        http.Header // snapshot of header at WriteHeader
+	status      int
+	body        bytes.Buffer
+	wroteHeader bool
+}
+
+func (r *responseRecorder) Header() http.Header { return r.header }
+
+func (r *responseRecorder) WriteHeader(code int) {
+	if r.wroteHeader || code < 200 {
+		return // informational responses are not recorded
+	}
+	r.wroteHeader = true
+	r.status = code
+	r.sent = r.header.Clone()
+}
+
+func (r *responseRecorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(p)
+}
+
+// Flush does nothing: the response leaves only after the output gate.
+func (r *responseRecorder) Flush() {}
+
+func (r *responseRecorder) response(req *http.Request) *http.Response {
+	r.WriteHeader(http.StatusOK)
+	body := r.body.Bytes()
+	if r.sent.Get("Content-Type") == "" && len(body) > 0 && r.sent.Get("Content-Encoding") == "" {
+		r.sent.Set("Content-Type", http.DetectContentType(body))
+	}
+	if r.sent.Get("Content-Length") == "" {
+		r.sent.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(r.status) + " " + http.StatusText(r.status),
+		StatusCode:    r.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        r.sent,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}

@@ -1,0 +1,112 @@
+package actor
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// idKeySize is the size in bytes of the key that signs IDs.
+const idKeySize = 32
+
+// checkSize is the size in bytes of an ID's check value.
+const checkSize = 16
+
+// ID names one object of one namespace. The zero ID names no object.
+//
+// An ID is a 16-byte object ID followed by a 16-byte check value, an
+// HMAC-SHA256 over the namespace name and the object ID keyed with a secret
+// of the data directory. The check value lets IDFromString reject IDs
+// minted by another namespace or data directory, and corrupted ones.
+type ID struct {
+	obj   storage.ObjectID
+	check [checkSize]byte
+	name  string
+}
+
+// String returns the 64-hex-digit form that IDFromString parses.
+func (id ID) String() string {
+	var buf [2 * (storage.IDSize + checkSize)]byte
+	hex.Encode(buf[:2*storage.IDSize], id.obj[:])
+	hex.Encode(buf[2*storage.IDSize:], id.check[:])
+	return string(buf[:])
+}
+
+// Equal reports whether id and other name the same object. Names are not
+// compared: an ID parsed from a string equals the named ID it was printed
+// from.
+func (id ID) Equal(other ID) bool { return id.obj == other.obj && id.check == other.check }
+
+// Name returns the name the ID was derived from by IDFromName, or "" for
+// unique IDs and for IDs parsed from strings.
+func (id ID) Name() string { return id.name }
+
+// IsZero reports whether id is the zero ID.
+func (id ID) IsZero() bool { return id.obj == storage.ObjectID{} && id.check == [checkSize]byte{} }
+
+// ObjectID returns the 16-byte object ID under which the object's storage
+// is kept.
+func (id ID) ObjectID() storage.ObjectID { return id.obj }
+
+// idMinter derives and checks the IDs of one namespace.
+type idMinter struct {
+	key []byte
+	ns  string
+}
+
+// mac returns HMAC-SHA256(key, label || 0 || ns || 0 || data).
+func (m idMinter) mac(label string, data []byte) []byte {
+	h := hmac.New(sha256.New, m.key)
+	h.Write([]byte(label))
+	h.Write([]byte{0})
+	h.Write([]byte(m.ns))
+	h.Write([]byte{0})
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+func (m idMinter) withCheck(obj storage.ObjectID, name string) ID {
+	id := ID{obj: obj, name: name}
+	copy(id.check[:], m.mac("durable/id-check", obj[:]))
+	return id
+}
+
+func (m idMinter) fromName(name string) ID {
+	var obj storage.ObjectID
+	copy(obj[:], m.mac("durable/id-name", []byte(name)))
+	return m.withCheck(obj, name)
+}
+
+func (m idMinter) unique() ID {
+	var obj storage.ObjectID
+	copy(obj[:], randomBytes(storage.IDSize))
+	return m.withCheck(obj, "")
+}
+
+func (m idMinter) parse(s string) (ID, error) {
+	if len(s) != 2*(storage.IDSize+checkSize) {
+		return ID{}, fmt.Errorf("%w; got %d characters", ErrIDLength, len(s))
+	}
+	var raw [storage.IDSize + checkSize]byte
+	if _, err := hex.Decode(raw[:], []byte(s)); err != nil {
+		return ID{}, fmt.Errorf("%w: %q", ErrIDNotHex, s)
+	}
+	var obj storage.ObjectID
+	copy(obj[:], raw[:storage.IDSize])
+	id := m.withCheck(obj, "")
+	if !hmac.Equal(id.check[:], raw[storage.IDSize:]) {
+		return ID{}, fmt.Errorf("%w %q: %s", ErrIDNamespace, m.ns, s)
+	}
+	return id, nil
+}
+
+// randomBytes returns n bytes from crypto/rand, which never fails.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}

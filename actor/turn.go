@@ -1,0 +1,361 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// callFunc is the untyped form of a function run on an object in a turn.
+type callFunc func(ctx context.Context, obj any) (any, error)
+
+// envelope is one event on its way to an activation.
+type envelope struct {
+	ctx context.Context
+	// chain lists the objects waiting further up the call chain, the
+	// calling object last.
+	chain []objKey
+	fn    callFunc      // set for calls and alarms
+	req   *http.Request // set for fetches
+	reply chan reply
+}
+
+// reply is the released result of one event.
+type reply struct {
+	val  any
+	resp *http.Response
+	err  error
+}
+
+// turnState is the runtime's view of the running turn, reached through
+// State by the object's code.
+type turnState struct {
+	txn *storage.Txn
+
+	mu        sync.Mutex // guards onDurable and done
+	onDurable []func(error)
+	done      bool
+}
+
+// turnValue is stored in a turn's context.
+type turnValue struct {
+	a     *activation
+	chain []objKey // the objects waiting on this turn, this one last
+}
+
+type turnKey struct{}
+
+// State is an object's handle on the runtime: its ID, its storage and its
+// System. The constructor receives it.
+type State struct {
+	a *activation
+}
+
+// ID returns the object's ID.
+func (s *State) ID() ID { return s.a.id }
+
+// Namespace returns the name of the object's namespace.
+func (s *State) Namespace() string { return s.a.ns.name }
+
+// System returns the System the object runs in.
+func (s *State) System() *System { return s.a.ns.sys }
+
+// Logger returns a logger with the object's namespace and ID attached.
+func (s *State) Logger() *slog.Logger {
+	return s.a.ns.sys.logger.With("namespace", s.a.ns.name, "object", s.a.id.String())
+}
+
+// doneTxn is returned by Storage outside a turn; every method of it returns
+// storage.ErrTxnDone.
+func (s *State) doneTxn() *storage.Txn {
+	t := s.a.ns.sys.db.Begin(s.a.ns.number, s.a.id.obj)
+	t.Discard()
+	return t
+}
+
+// Storage returns the current turn's storage. Outside a turn every method
+// of the returned Txn returns storage.ErrTxnDone.
+func (s *State) Storage() *storage.Txn {
+	if ts := s.a.cur.Load(); ts != nil {
+		return ts.txn
+	}
+	return s.doneTxn()
+}
+
+// OnDurable registers fn to run after the current turn's writes, and every
+// earlier write of the object, are durable, in registration order; err is
+// non-nil if the commit failed or the turn failed. Outside a turn fn runs
+// at once with a nil error. fn runs on a runtime goroutine and must not
+// block.
+func (s *State) OnDurable(fn func(err error)) {
+	if ts := s.a.cur.Load(); ts != nil {
+		ts.mu.Lock()
+		if !ts.done {
+			ts.onDurable = append(ts.onDurable, fn)
+			ts.mu.Unlock()
+			return
+		}
+		ts.mu.Unlock()
+	}
+	fn(nil)
+}
+
+// FromContext returns the State of the object whose turn ctx belongs to,
+// or nil outside a turn.
+func FromContext(ctx context.Context) *State {
+	if tv, ok := ctx.Value(turnKey{}).(*turnValue); ok {
+		return &tv.a.state
+	}
+	return nil
+}
+
+// call runs fn on the object id in one turn and returns its released
+// result.
+func (n *nsCore) call(ctx context.Context, id ID, fn callFunc) (any, error) {
+	r, err := n.deliver(ctx, id, &envelope{fn: fn}, "actor.call")
+	if err != nil {
+		return nil, err
+	}
+	return r.val, r.err
+}
+
+// fetch runs the object's ServeHTTP on req in one turn.
+func (n *nsCore) fetch(ctx context.Context, id ID, req *http.Request) (*http.Response, error) {
+	r, err := n.deliver(ctx, id, &envelope{req: req}, "actor.fetch")
+	if err != nil {
+		return nil, err
+	}
+	return r.resp, r.err
+}
+
+// deliver sends env to the object id and waits for its result or for ctx
+// to end. Called from inside a turn, it first rejects call cycles and waits
+// until the calling object's earlier writes are durable.
+func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName string) (reply, error) {
+	if id.IsZero() {
+		return reply{}, fmt.Errorf("%w: the zero ID names no object", ErrInvalidID)
+	}
+	key := objKey{n.number, id.obj}
+	if tv, ok := ctx.Value(turnKey{}).(*turnValue); ok {
+		if slices.Contains(tv.chain, key) {
+			return reply{}, fmt.Errorf("%w: %s/%s is already waiting further up the chain",
+				ErrCallCycle, n.name, id)
+		}
+		if h := tv.a.lastHandle.Load(); h != nil {
+			if err := h.WaitContext(ctx); err != nil {
+				return reply{}, err
+			}
+		}
+		env.chain = tv.chain
+	}
+	ctx, span := n.sys.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("durable.namespace", n.name)))
+	defer span.End()
+	env.ctx = ctx
+	env.reply = make(chan reply, 1)
+	if err := n.sys.send(ctx, n, id, env); err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return reply{}, err
+	}
+	select {
+	case r := <-env.reply:
+		if r.err != nil {
+			span.SetStatus(codes.Error, r.err.Error())
+		}
+		return r, nil
+	case <-ctx.Done():
+		span.SetStatus(codes.Error, ctx.Err().Error())
+		return reply{}, ctx.Err()
+	}
+}
+
+// Turn outcomes, as recorded in metrics.
+const (
+	outcomeOK        = "ok"
+	outcomeError     = "error"
+	outcomePanic     = "panic"
+	outcomeCommit    = "commit_error"
+	outcomeCancelled = "cancelled"
+)
+
+// deliver runs one event on the actor goroutine.
+func (a *activation) deliver(env *envelope) {
+	a.ns.sys.metrics.enqueued(a.ns, -1)
+	if err := env.ctx.Err(); err != nil {
+		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
+		env.reply <- reply{err: err}
+		return
+	}
+	if a.resetReq.Swap(false) {
+		a.reset()
+	}
+	if !a.constructed {
+		if err := a.construct(env.ctx, env.chain); err != nil {
+			a.gate.push(a, nil, func(error) { env.reply <- reply{err: err} })
+			return
+		}
+	}
+	if env.req != nil {
+		a.serveHTTP(env)
+		return
+	}
+	var val any
+	res := a.runTurn(env.ctx, env.chain, "actor.turn", func(ctx context.Context) error {
+		var err error
+		val, err = env.fn(ctx, a.obj)
+		return err
+	})
+	a.release(res, func(err error) { env.reply <- reply{val: val, err: err} })
+}
+
+// construct runs the constructor and Init of a new activation, as a turn
+// of its own.
+func (a *activation) construct(ctx context.Context, chain []objKey) error {
+	res := a.runTurn(ctx, chain, "actor.init", func(ctx context.Context) error {
+		a.obj = a.ns.newObject(&a.state)
+		if in, ok := a.obj.(Initializer); ok {
+			return in.Init(ctx)
+		}
+		return nil
+	})
+	if res.err != nil {
+		a.obj = nil
+		a.release(res, nil)
+		return res.err
+	}
+	a.constructed = true
+	a.release(res, nil)
+	return nil
+}
+
+// reset drops the object's in-memory state; the next event constructs it
+// again from durable state.
+func (a *activation) reset() {
+	a.obj = nil
+	a.constructed = false
+	a.gen++
+}
+
+// turnResult is the outcome of runTurn.
+type turnResult struct {
+	h         *storage.Handle // nil for a turn without writes
+	err       error           // fn's error, a *PanicError or a commit error
+	onDurable []func(error)
+}
+
+// runTurn runs fn as one turn: it opens the object's Txn, runs fn with
+// panics recovered, and commits the writes if fn succeeded. A panic or a
+// failed commit resets the activation.
+func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, fn func(ctx context.Context) error) turnResult {
+	s := a.ns.sys
+	start := time.Now()
+	ts := &turnState{txn: s.db.Begin(a.ns.number, a.id.obj)}
+	tv := &turnValue{a: a, chain: append(slices.Clip(chain), a.key)}
+	ctx = context.WithValue(ctx, turnKey{}, tv)
+	ctx, span := s.tracer.Start(ctx, spanName)
+	defer span.End()
+
+	a.cur.Store(ts)
+	err := a.protect(ctx, fn)
+	a.cur.Store(nil)
+	ts.mu.Lock()
+	ts.done = true
+	res := turnResult{onDurable: ts.onDurable}
+	ts.mu.Unlock()
+
+	outcome := outcomeOK
+	switch {
+	case err != nil:
+		ts.txn.Discard()
+		res.err = err
+		outcome = outcomeError
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			outcome = outcomePanic
+			a.reset()
+		}
+	case ts.txn.Empty():
+		ts.txn.Discard()
+	default:
+		at, set, changed := ts.txn.AlarmChange()
+		_, cspan := s.tracer.Start(ctx, "actor.commit")
+		h, cerr := ts.txn.Commit()
+		cspan.End()
+		if cerr != nil {
+			res.err = cerr
+			outcome = outcomeCommit
+			a.gate.fail(a.gen, cerr)
+			a.reset()
+			s.logger.Error("commit failed; object reset", "namespace", a.ns.name,
+				"object", a.id.String(), "error", cerr)
+			break
+		}
+		res.h = h
+		a.lastHandle.Store(h)
+		if changed && set {
+			s.scheduler.alarmSet(at)
+		}
+	}
+	if res.err != nil {
+		span.SetStatus(codes.Error, res.err.Error())
+	}
+	s.metrics.turn(a.ns, outcome, time.Since(start))
+	return res
+}
+
+// protect runs fn, turning a panic into a *PanicError that is logged once.
+func (a *activation) protect(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := &PanicError{Value: v, Stack: debug.Stack()}
+			a.ns.sys.logger.Error("object panicked; object reset", "namespace", a.ns.name,
+				"object", a.id.String(), "panic", panicString(v), "stack", string(pe.Stack))
+			err = pe
+		}
+	}()
+	return fn(ctx)
+}
+
+// release queues the result of a turn behind the output gate: done and the
+// turn's OnDurable callbacks run once the turn's writes and every earlier
+// write of the object are durable, with the first error of the turn or of
+// durability.
+func (a *activation) release(res turnResult, done func(err error)) {
+	if res.h == nil && done == nil && len(res.onDurable) == 0 && res.err == nil {
+		return
+	}
+	a.gate.push(a, res.h, func(err error) {
+		if res.err != nil {
+			err = res.err
+		}
+		for _, fn := range res.onDurable {
+			a.runCallback(fn, err)
+		}
+		if done != nil {
+			done(err)
+		}
+	})
+}
+
+// runCallback runs an OnDurable callback, logging a panic instead of
+// letting it stop the runtime goroutine.
+func (a *activation) runCallback(fn func(error), err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			a.ns.sys.logger.Error("OnDurable callback panicked", "namespace", a.ns.name,
+				"object", a.id.String(), "panic", panicString(v), "stack", string(debug.Stack()))
+		}
+	}()
+	fn(err)
+}
