@@ -211,15 +211,16 @@ func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
 // applyNoSyncWait calls Pebble's ApplyNoSyncWait and turns its panics into
 // a failure of the database.
 //
-// NOTE: Pebble v2.1.7 does not return write errors from ApplyNoSyncWait.
-// After a write-ahead log write or sync has failed, the log writer keeps the
-// error. Batches committed later still reach the memtable, and their
-// SyncWait returns the error. Once the log writer has filled its current
-// 32 KiB block, its next write returns the error, and Pebble's commitWrite
-// panics while it holds the commit pipeline's mutex. An error from rotating
-// the memtable instead reaches Logger.Fatalf ("fatal commit error"), which
-// this package's logger turns into a panic. Either way the pipeline never
-// commits again, and Pebble's Close would wait for it forever. The recover
+// NOTE: Pebble v2.1.7 does not return write-ahead log errors from
+// ApplyNoSyncWait. After a log write or sync has failed, the log writer
+// keeps the error. Batches committed later still reach the memtable, and
+// their SyncWait returns the error. Once the log writer has filled its
+// current 32 KiB block, its next write returns the error and Pebble panics
+// on the committing goroutine: commitWrite panics while it holds the commit
+// pipeline's mutex, rotateWAL panics when closing or creating a log fails,
+// and other commit errors reach Logger.Fatalf ("fatal commit error"), which
+// pebbleLogger turns into a panic. The pipeline never commits again after
+// any of these, and Pebble's Close would wait for it forever. The recover
 // here keeps the process alive and marks the database failed and stuck.
 func (db *DB) applyNoSyncWait(b *pebble.Batch) (err error) {
 	defer func() {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,3 +60,7 @@ func contextCanceled(t testing.TB) (context.Context, context.CancelFunc) {
 	cancel()
 	return ctx, cancel
 }
+
+// quiet is a logger that drops everything, for tests whose failures are
+// expected and checked.
+var quiet = slog.New(slog.DiscardHandler)

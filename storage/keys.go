@@ -47,6 +47,17 @@ func appendUserKey(prefix []byte, key string) []byte {
 	return append(b, key...)
 }
 
+// decodeObjectKey splits a data key made by appendUserKey into its
+// namespace, object and user key.
+func decodeObjectKey(k []byte) (ns uint32, id ObjectID, key string, ok bool) {
+	if len(k) <= objectPrefix || k[0] != tagObject {
+		return 0, ObjectID{}, "", false
+	}
+	ns = binary.BigEndian.Uint32(k[1:])
+	copy(id[:], k[5:objectPrefix])
+	return ns, id, string(k[objectPrefix:]), true
+}
+
 // successor returns the smallest key greater than every key with the given
 // prefix, or nil when there is none.
 func successor(prefix []byte) []byte {
