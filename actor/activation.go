@@ -50,7 +50,7 @@ type activation struct {
 	gen          uint64 // incremented by every reset
 	evictPending bool
 
-	cur        atomic.Pointer[turnState]     // the running turn, if any
+	cur        atomic.Pointer[turnState]      // the running turn, if any
 	lastHandle atomic.Pointer[storage.Handle] // the last commit with writes
 	resetReq   atomic.Bool                    // set by a failed commit
 	gate       gate
@@ -85,6 +85,10 @@ func (a *activation) finished() {
 		s.mu.Lock()
 		if a.inLRU {
 			s.lru.moveToFront(a)
+		}
+		// Objects that were busy when the bound was passed can go now.
+		if s.opts.MaxActive > 0 && s.lru.len > s.opts.MaxActive {
+			s.evictOverflowLocked(nil)
 		}
 		s.mu.Unlock()
 	}

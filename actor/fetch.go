@@ -24,12 +24,8 @@ func (a *activation) serveHTTP(env *envelope) {
 	})
 	a.release(res, func(err error) {
 		if err != nil {
-			if _, panicked := err.(*PanicError); !panicked {
-				env.reply <- reply{err: err}
-				return
-			}
-			rec = &responseRecorder{header: make(http.Header)}
-			http.Error(rec, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			env.reply <- failedReply(env, err)
+			return
 		}
 		env.reply <- reply{resp: rec.response(env.req)}
 	})

@@ -202,7 +202,7 @@ func (a *activation) deliver(env *envelope) {
 	}
 	if !a.constructed {
 		if err := a.construct(env.ctx, env.chain); err != nil {
-			a.gate.push(a, nil, func(error) { env.reply <- reply{err: err} })
+			a.gate.push(a, nil, func(error) { env.reply <- failedReply(env, err) })
 			return
 		}
 	}
@@ -358,4 +358,16 @@ func (a *activation) runCallback(fn func(error), err error) {
 		}
 	}()
 	fn(err)
+}
+
+// failedReply returns the reply to an event whose turn failed with err: a
+// 500 response for a fetch whose handler panicked, err otherwise.
+func failedReply(env *envelope, err error) reply {
+	var pe *PanicError
+	if env.req == nil || !errors.As(err, &pe) {
+		return reply{err: err}
+	}
+	rec := &responseRecorder{header: make(http.Header)}
+	http.Error(rec, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	return reply{resp: rec.response(env.req)}
 }
