@@ -101,7 +101,7 @@ func (p *process) kill(t *testing.T) {
 	<-p.exited
 }
 
-// checkResponse is one answer of POST /check/{key}.
+// checkResponse is one response to POST /check/{key}.
 type checkResponse struct {
 	status int
 	header http.Header
@@ -123,7 +123,7 @@ func check(t *testing.T, base, key string) checkResponse {
 	return r
 }
 
-// checkAll sends n concurrent checks of each key and returns the answers
+// checkAll sends n concurrent checks of each key and returns the responses
 // per key.
 func checkAll(t *testing.T, base string, keys []string, n int) map[string][]checkResponse {
 	t.Helper()
@@ -178,8 +178,17 @@ func countAdmitted(t *testing.T, rs []checkResponse) int {
 	return n
 }
 
-func TestBinaryExactAcrossCrash(t *testing.T) {
+// TestBinary builds the example once and runs it in each subtest.
+func TestBinary(t *testing.T) {
 	bin := buildBinary(t)
+	t.Run("ExactAcrossCrash", func(t *testing.T) { testBinaryExactAcrossCrash(t, bin) })
+	t.Run("KeysAreIndependent", func(t *testing.T) { testBinaryKeysAreIndependent(t, bin) })
+	t.Run("HelloAndBadKeys", func(t *testing.T) { testBinaryHelloAndBadKeys(t, bin) })
+	t.Run("GracefulStop", func(t *testing.T) { testBinaryGracefulStop(t, bin) })
+	t.Run("RejectsBadFlags", func(t *testing.T) { testBinaryRejectsBadFlags(t, bin) })
+}
+
+func testBinaryExactAcrossCrash(t *testing.T, bin string) {
 	dir := t.TempDir()
 	p := start(t, bin, dir, "-limit", "10", "-period", "1h")
 
@@ -215,8 +224,7 @@ func TestBinaryExactAcrossCrash(t *testing.T) {
 	assert.Equal(t, "9", r.header.Get("RateLimit-Remaining"))
 }
 
-func TestBinaryKeysAreIndependent(t *testing.T) {
-	bin := buildBinary(t)
+func testBinaryKeysAreIndependent(t *testing.T, bin string) {
 	p := start(t, bin, t.TempDir(), "-limit", "10", "-period", "1h")
 
 	keys := make([]string, 50)
@@ -234,8 +242,7 @@ func TestBinaryKeysAreIndependent(t *testing.T) {
 	}
 }
 
-func TestBinaryHelloAndBadKeys(t *testing.T) {
-	bin := buildBinary(t)
+func testBinaryHelloAndBadKeys(t *testing.T, bin string) {
 	p := start(t, bin, t.TempDir(), "-limit", "2", "-period", "1m")
 
 	for i := range 2 {
@@ -255,7 +262,7 @@ func TestBinaryHelloAndBadKeys(t *testing.T) {
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
 
 	// /hello counts per client IP apart from /check: checking the key
-	// 127.0.0.1 is not refused because the greeting budget is spent.
+	// 127.0.0.1 is not rejected because the greeting budget is spent.
 	assert.Equal(t, http.StatusOK, check(t, p.base, "127.0.0.1").status)
 
 	for _, key := range []string{"", strings.Repeat("k", 513)} {
@@ -272,8 +279,7 @@ func TestBinaryHelloAndBadKeys(t *testing.T) {
 	assert.Equal(t, "a/b", r.body.Key)
 }
 
-func TestBinaryGracefulStop(t *testing.T) {
-	bin := buildBinary(t)
+func testBinaryGracefulStop(t *testing.T, bin string) {
 	dir := t.TempDir()
 	p := start(t, bin, dir, "-limit", "1")
 	require.Equal(t, http.StatusOK, check(t, p.base, "k").status)
@@ -286,8 +292,7 @@ func TestBinaryGracefulStop(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, check(t, p.base, "k").status)
 }
 
-func TestBinaryRejectsBadFlags(t *testing.T) {
-	bin := buildBinary(t)
+func testBinaryRejectsBadFlags(t *testing.T, bin string) {
 	for _, args := range [][]string{{"-limit", "0"}, {"-period", "-1s"}, {"extra"}} {
 		cmd := exec.Command(bin, append([]string{"-data", t.TempDir()}, args...)...)
 		out, err := cmd.CombinedOutput()

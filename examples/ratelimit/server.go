@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/durable-go/durable/actor"
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/edgehttp"
 	"github.com/durable-go/durable/examples/ratelimit/limiter"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // greeting is the body of GET /hello.
@@ -36,6 +37,9 @@ type serverConfig struct {
 	Logger *slog.Logger
 	// Clock drives the runtime and the limiter; nil means clock.Real.
 	Clock clock.Clock
+	// MeterProvider receives the runtime's metrics; nil means the global
+	// provider.
+	MeterProvider metric.MeterProvider
 }
 
 // server is the example's runtime, limiters and routes.
@@ -57,7 +61,7 @@ func newServer(cfg serverConfig) (*server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	sys, err := actor.Open(cfg.DataDir, &actor.Options{Logger: logger, Clock: cfg.Clock})
+	sys, err := actor.Open(cfg.DataDir, &actor.Options{Logger: logger, Clock: cfg.Clock, MeterProvider: cfg.MeterProvider})
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: open %s: %w", cfg.DataDir, err)
 	}
@@ -137,47 +141,53 @@ func (s *server) serveCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve listens on cfg.Addr and serves until ctx ends, then finishes the
-// requests in flight and closes the runtime.
+// requests in flight and closes the runtime. Besides the example's routes
+// it serves GET /healthz and Prometheus GET /metrics.
 func serve(ctx context.Context, cfg serverConfig) error {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	metrics, err := edgehttp.NewMetrics()
+	if err != nil {
+		return fmt.Errorf("ratelimit: create metrics: %w", err)
+	}
+	cfg.MeterProvider = metrics.MeterProvider()
 	s, err := newServer(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.Close(context.Background())
-		return fmt.Errorf("ratelimit: listen: %w", err)
-	}
-	logger.Info("ratelimit: listening", "addr", ln.Addr().String(), "data", cfg.DataDir,
-		"limit", s.checks.Limit(), "period", s.checks.Period())
+	srv := edgehttp.NewServer(cfg.Addr, s.Handler(), &edgehttp.ServerOptions{
+		Logger:          logger,
+		Metrics:         metrics,
+		ShutdownTimeout: shutdownTimeout,
+		// serveMain turns SIGINT and SIGTERM into the end of ctx.
+		IgnoreSignals: true,
+	})
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-srv.Ready():
+			logger.Info("ratelimit: listening", "addr", srv.Addr().String(), "data", cfg.DataDir,
+				"limit", s.checks.Limit(), "period", s.checks.Period())
+		case <-done:
+		}
+	}()
+	err = srv.Run(ctx)
+	close(done)
 
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	select {
-	case err = <-serveErr:
-	case <-ctx.Done():
-		logger.Info("ratelimit: shutting down")
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	// The HTTP server has finished its requests; make their turns durable
+	// and close the store.
+	closeCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("ratelimit: requests still in flight at shutdown", "err", err)
+	if cerr := s.Close(closeCtx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("ratelimit: close runtime: %w", cerr))
 	}
-	if cerr := s.Close(shutdownCtx); cerr != nil {
-		return errors.Join(err, fmt.Errorf("ratelimit: close runtime: %w", cerr))
+	if merr := metrics.Shutdown(closeCtx); merr != nil {
+		logger.Warn("ratelimit: metrics shutdown failed", "err", merr)
 	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ratelimit: serve: %w", err)
+	if err != nil {
+		return err
 	}
 	logger.Info("ratelimit: stopped")
 	return nil

@@ -28,9 +28,9 @@ type benchCase struct {
 }
 
 var benchCases = []benchCase{
-	// One key over its limit: nearly every check is refused, so the
+	// One key over its limit: nearly every check is rejected, so the
 	// durable limiter writes almost nothing.
-	{name: "keys=1/refused", keys: 1, limit: 10, period: time.Minute},
+	{name: "keys=1/rejected", keys: 1, limit: 10, period: time.Minute},
 	// One key that is never over its limit: every check is admitted and
 	// written durably.
 	{name: "keys=1/admitted", keys: 1, limit: 1 << 13, period: time.Millisecond},

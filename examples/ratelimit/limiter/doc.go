@@ -10,16 +10,16 @@
 // requests it admitted within the last Period, oldest first. An
 // admission at time t occupies the half-open span [t, t+Period). A
 // request at now is admitted when fewer than Limit logged admissions are
-// still in the window, that is, later than now-Period; a refusal is not
-// logged. This bounds the admissions in every half-open span of length
-// Period to Limit, wherever the span starts, including the spans that
-// straddle the boundary of a fixed window, where a fixed-window counter
-// admits up to twice the limit. A refused request may retry once the
-// oldest admission leaves the window, which is what Decision.RetryAfter
-// and the Retry-After header say.
+// later than now-Period. A rejected request is not logged. So no
+// half-open span of length Period holds more than Limit admissions,
+// wherever it starts. That includes the spans that straddle the boundary
+// of a fixed window, where a fixed-window counter admits up to twice the
+// limit. A rejected client may retry once the oldest admission leaves
+// the window: Decision.RetryAfter and the Retry-After header give that
+// time.
 //
 // The log is stored as one value per key, 8 bytes per admission, and
-// rewritten on every admission; refusals write nothing. Allow returns
+// rewritten on every admission; rejections write nothing. Allow returns
 // only once the admission is durable, so a crash right after a response
 // cannot forget an admission that a client saw. The cost of an admission
 // grows with Limit, and the value size caps Limit at 16,383 with the
@@ -30,9 +30,9 @@
 // package does not offer one.
 //
 // Time comes from the System's clock. The object sets an alarm for the
-// moment its newest admission leaves the window; the alarm deletes the
-// stored log of a key idle for longer than Period, or moves itself to
-// the new moment if the key saw admissions since.
+// moment its newest admission leaves the window. When the alarm fires, it
+// deletes the stored log of a key idle for longer than Period, or moves
+// itself to the new moment if the key admitted requests since.
 //
 // # Use
 //
@@ -42,12 +42,12 @@
 //	...
 //	d, err := l.Allow(ctx, clientIP)
 //	if err == nil && !d.Allowed {
-//		// refuse; retry after d.RetryAfter
+//		// reject; retry after d.RetryAfter
 //	}
 //
 // Middleware wraps any http.Handler, keyed by the client IP or a KeyFunc,
-// and answers refused requests with 429 Too Many Requests. Every response
-// carries the RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
+// and responds to rejected requests with 429 Too Many Requests. Every
+// response carries the RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
 // header fields, in whole seconds rounded up; a 429 also carries
 // Retry-After.
 package limiter

@@ -24,8 +24,8 @@ const (
 	HeaderRetryAfter = "Retry-After"
 )
 
-// KeyFunc derives the rate limit key of a request. An error makes the
-// middleware answer 400 Bad Request with the error's text.
+// KeyFunc derives the rate limit key of a request. When it fails, the
+// middleware responds with 400 Bad Request and the error's text.
 type KeyFunc func(r *http.Request) (string, error)
 
 // ClientIP is the default KeyFunc: the IP address of the connection's peer,
@@ -56,9 +56,9 @@ type MiddlewareOptions struct {
 }
 
 // Middleware returns a handler that calls Allow for each request's key and
-// passes admitted requests to next. It answers a refused request itself
-// with 429 Too Many Requests and Retry-After. Every response carries
-// RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and
+// passes admitted requests to next. It responds to a rejected request
+// itself with 429 Too Many Requests and Retry-After. Every response
+// carries RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and
 // RateLimit-Policy.
 func (l *Limiter) Middleware(next http.Handler, opts *MiddlewareOptions) http.Handler {
 	if next == nil {
@@ -99,7 +99,7 @@ func (l *Limiter) Middleware(next http.Handler, opts *MiddlewareOptions) http.Ha
 }
 
 // SetHeaders sets the RateLimit header fields of d on h, and Retry-After
-// when d is a refusal. Durations are given in whole seconds, rounded up,
+// when d is a rejection. Durations are given in whole seconds, rounded up,
 // and Retry-After is at least 1.
 func (l *Limiter) SetHeaders(h http.Header, d Decision) {
 	h.Set(HeaderLimit, strconv.Itoa(d.Limit))
@@ -125,7 +125,7 @@ func StatusCode(err error) int {
 	return http.StatusInternalServerError
 }
 
-// WriteError answers a request whose key is invalid or whose decision
+// WriteError responds to a request whose key is invalid or whose decision
 // failed with err, with the status code of StatusCode. The response
 // carries the RateLimit header fields with Remaining 0, since nothing was
 // admitted; a 503 also carries Retry-After 1. The text of a 500 does not

@@ -88,7 +88,7 @@ func TestMiddlewareRetryAfterHeader(t *testing.T) {
 		assert.Equal(t, c.retryAfter, resp.Header.Get(HeaderRetryAfter), "at %v", c.at)
 		assert.Equal(t, c.reset, resp.Header.Get(HeaderReset), "at %v", c.at)
 	}
-	// At 60s the first admission leaves; the next refusal waits for the
+	// At 60s the first admission leaves; the next rejection waits for the
 	// one made at 20s.
 	fake.Set(epoch.Add(time.Minute))
 	resp, _ := get(t, srv.URL, nil)

@@ -53,8 +53,8 @@ type KeyError struct {
 	Err error
 }
 
-// Error returns Err's text when Err is set, so a KeyFunc controls the
-// message a client sees.
+// Error returns Err's text when Err is set, so a KeyFunc chooses the
+// message in the 400 response.
 func (e *KeyError) Error() string {
 	switch {
 	case e.Err != nil:
@@ -81,10 +81,10 @@ type Decision struct {
 	// after this one.
 	Remaining int
 	// Reset is the time until the oldest admission in the key's window
-	// leaves it, which is when Remaining next grows. After a refusal it
+	// leaves it, which is when Remaining next grows. After a rejection it
 	// equals RetryAfter.
 	Reset time.Duration
-	// RetryAfter is zero when the request was admitted. After a refusal it
+	// RetryAfter is zero when the request was admitted. After a rejection it
 	// is the time until a request of this key would be admitted: when
 	// enough of its admissions have left the window, the oldest one when
 	// the limit has not changed.

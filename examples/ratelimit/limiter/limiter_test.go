@@ -111,7 +111,7 @@ func TestAllowRetryAfterAtSeveralPoints(t *testing.T) {
 // TestAllowBoundHoldsInEverySpan sends bursts of concurrent requests at
 // random times and checks that every period-long span, starting at any
 // admission, holds at most limit admissions, and that no request was
-// refused while the window had room.
+// rejected while the window had room.
 func TestAllowBoundHoldsInEverySpan(t *testing.T) {
 	const limit = 5
 	const period = 10 * time.Second

@@ -45,7 +45,7 @@ func (o *object) Init(ctx context.Context) error {
 	return nil
 }
 
-// allow makes one decision. A refusal writes nothing. An admission
+// allow makes one decision. A rejection writes nothing. An admission
 // rewrites the whole window, expired entries dropped, and sets the alarm
 // if none is set.
 func (o *object) allow() (Decision, error) {

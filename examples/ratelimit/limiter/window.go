@@ -57,9 +57,9 @@ func (w *window) decide(now time.Time, limit int, period time.Duration) Decision
 	return d
 }
 
-// admit records an admission at now. It keeps the log sorted even if the
-// clock stepped backwards, by never recording a time before the newest
-// entry; that keeps an admission in the window longer, never shorter.
+// admit records an admission at now. If the clock stepped backwards, it
+// records the newest entry's time instead, so the log stays sorted. That
+// keeps an admission in the window longer, never shorter.
 func (w *window) admit(now time.Time) {
 	ts := now.UnixNano()
 	if n := len(w.times); n > 0 && w.times[n-1] > ts {

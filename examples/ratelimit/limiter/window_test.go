@@ -70,8 +70,8 @@ func TestWindowClockStepsBack(t *testing.T) {
 
 // TestWindowBoundHoldsInEverySpan drives random arrivals and checks, for
 // every admission, that the span of one period starting there holds at
-// most limit admissions, and, for every refusal, that limit admissions
-// were in the window so the refusal was needed.
+// most limit admissions, and, for every rejection, that limit admissions
+// were in the window so the rejection was needed.
 func TestWindowBoundHoldsInEverySpan(t *testing.T) {
 	const limit = 7
 	const period = 10 * time.Second
@@ -92,7 +92,7 @@ func TestWindowBoundHoldsInEverySpan(t *testing.T) {
 			require.Less(t, inWindow, limit, "admitted at %v", now)
 			admitted = append(admitted, now)
 		} else {
-			require.Equal(t, limit, inWindow, "refused at %v", now)
+			require.Equal(t, limit, inWindow, "rejected at %v", now)
 		}
 	}
 	for i, start := range admitted {
