@@ -272,9 +272,10 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry[V]]) time.Duration {
 			return time.Duration(e.Value.expires() - e.SnapshotAtNano)
 		}),
-		OnDeletion: c.onDeletion,
-		Clock:      otterClock{c.clock},
-		Logger:     otterLogger{c.logger},
+		// The handler only counts, so it may run under otter's bucket lock.
+		OnAtomicDeletion: c.onDeletion,
+		Clock:            otterClock{c.clock},
+		Logger:           otterLogger{c.logger},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kvcache: new cache: %w", err)
@@ -340,8 +341,13 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	if err := ctx.Err(); err != nil {
 		return zero, Miss, err
 	}
+	f, fresh := c.startLoad(ctx, key)
+	if fresh != nil {
+		// A load finished between the lookup in Get and startLoad.
+		c.stats.hits.Add(1)
+		return fresh.result(Hit)
+	}
 	c.stats.misses.Add(1)
-	f := c.startLoad(ctx, key)
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -365,12 +371,20 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 }
 
 // startLoad returns the running load of key, starting one if none runs.
-func (c *Cache[V]) startLoad(ctx context.Context, key string) *flight[V] {
+// If instead a fresh entry is cached, which happens when a load finished
+// after the caller looked, it returns that entry and no load.
+func (c *Cache[V]) startLoad(ctx context.Context, key string) (*flight[V], *entry[V]) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if f := s.flights[key]; f != nil {
 		s.mu.Unlock()
-		return f
+		return f, nil
+	}
+	// Loads store their result under the shard lock, so this check sees
+	// every load that finished before it.
+	if e, ok := c.otter.GetEntryQuietly(key); ok && e.SnapshotAtNano < e.Value.fresh {
+		s.mu.Unlock()
+		return nil, e.Value
 	}
 	f := &flight[V]{done: make(chan struct{})}
 	c.closeMu.RLock()
@@ -379,14 +393,14 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string) *flight[V] {
 		s.mu.Unlock()
 		f.err = ErrClosed
 		close(f.done)
-		return f
+		return f, nil
 	}
 	c.loads.Add(1)
 	c.closeMu.RUnlock()
 	s.flights[key] = f
 	s.mu.Unlock()
 	go c.runLoad(context.WithoutCancel(ctx), key, f)
-	return f
+	return f, nil
 }
 
 // runLoad calls the loader for f and stores its result, unless an
