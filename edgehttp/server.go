@@ -117,12 +117,6 @@ func (s *Server) buildHandler(h http.Handler) http.Handler {
 		otelhttp.WithFilter(func(r *http.Request) bool {
 			return r.URL.Path != "/healthz" && r.URL.Path != "/metrics"
 		}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
-			}
-			return r.Method
-		}),
 	}
 	if s.opts.TracerProvider != nil {
 		otelOpts = append(otelOpts, otelhttp.WithTracerProvider(s.opts.TracerProvider))
