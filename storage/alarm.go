@@ -78,7 +78,16 @@ func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
 		return nil, err
 	}
 	defer db.leave()
-	upper := alarmIndexKey(until.Add(time.Nanosecond), 0, ObjectID{})
+	if until.Before(minAlarmTime) {
+		return nil, nil
+	}
+	// Every stored time is at most maxAlarmTime, so a later until is the
+	// end of the index; it must not reach alarmIndexKey, whose nanoseconds
+	// would overflow.
+	upper := []byte{tagAlarmIdx + 1}
+	if until.Before(maxAlarmTime) {
+		upper = alarmIndexKey(until.Add(time.Nanosecond), 0, ObjectID{})
+	}
 	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarmIdx}, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("storage: scan alarms: %w", err)

@@ -61,6 +61,14 @@ func TestAlarmIndexOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, alarms, 2)
 
+	// Times outside what the index can hold do not wrap around.
+	alarms, err = db.Alarms(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	require.NoError(t, err)
+	assert.Len(t, alarms, 6)
+	alarms, err = db.Alarms(time.Time{}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, alarms)
+
 	next, ok, err := db.NextAlarm()
 	require.NoError(t, err)
 	assert.True(t, ok)
