@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 )
 
@@ -268,14 +268,17 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 }
 
 func writeBenchTable(out io.Writer, results []benchResult) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "endpoint\trequests\treq/s\tp50\tp90\tp99\terrors\t")
+	width := len("endpoint")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t\n",
-			r.Label, r.Requests, r.RequestsPerSecond(),
-			formatLatency(r.P50), formatLatency(r.P90), formatLatency(r.P99), r.Errors)
+		width = max(width, len(r.Label))
 	}
-	tw.Flush()
+	row := "%-*s  %9s  %8s  %9s  %9s  %9s  %6s\n"
+	fmt.Fprintf(out, row, width, "endpoint", "requests", "req/s", "p50", "p90", "p99", "errors")
+	for _, r := range results {
+		fmt.Fprintf(out, row, width, r.Label,
+			strconv.Itoa(r.Requests), strconv.FormatFloat(r.RequestsPerSecond(), 'f', 0, 64),
+			formatLatency(r.P50), formatLatency(r.P90), formatLatency(r.P99), strconv.Itoa(r.Errors))
+	}
 }
 
 // formatLatency rounds d to a precision that suits its size.

@@ -68,7 +68,7 @@ type child struct {
 	waitErr error         // set before exited is closed
 }
 
-var listenLine = regexp.MustCompile(`msg="counter: listening" addr=(\S+)`)
+var listenLine = regexp.MustCompile(`msg="[^"]*listening" addr=(\S+)`)
 
 // startChild starts bin on port 0 with the data directory dir and waits for
 // the line that names the address.
@@ -200,6 +200,10 @@ func testEndpoints(t *testing.T, bin string) {
 	status, _, _ = do(t, client, http.MethodGet, c.base+"/nothing-here")
 	assert.Equal(t, http.StatusNotFound, status)
 
+	status, _, body = do(t, client, http.MethodGet, c.base+"/healthz")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "ok\n", body)
+
 	// The first /data computes and stores; the second is served from the
 	// cache with the same body.
 	status, header, first := do(t, client, http.MethodGet, c.base+"/data")
@@ -209,7 +213,7 @@ func testEndpoints(t *testing.T, bin string) {
 	var r report
 	require.NoError(t, json.Unmarshal([]byte(first), &r), first)
 	assert.Equal(t, primeLimit, r.PrimesBelow)
-	assert.Equal(t, 148933, r.PrimeCount)
+	assert.Equal(t, 348513, r.PrimeCount)
 	status, header, second := do(t, client, http.MethodGet, c.base+"/data")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "HIT", header.Get("X-Cache"))
@@ -229,6 +233,12 @@ func testEndpoints(t *testing.T, bin string) {
 
 	status, _, _ = do(t, client, http.MethodPut, c.counterURL("apples"))
 	assert.Equal(t, http.StatusMethodNotAllowed, status)
+
+	// The runtime's metrics reach /metrics.
+	status, _, body = do(t, client, http.MethodGet, c.base+"/metrics")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "http_server_request_duration_seconds")
+	assert.Contains(t, body, "durable_actor_turns_total")
 
 	// Names: the 1,024-byte limit and other invalid names.
 	long := strings.Repeat("n", maxNameBytes)

@@ -43,6 +43,7 @@ func serveMain(args []string, stderr io.Writer) int {
 	cfg := serverConfig{}
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8787", "TCP `address` to listen on; port 0 picks a free port")
 	fs.StringVar(&cfg.DataDir, "data", "./data/counter", "`directory` of the database; created if missing")
+	fs.BoolVar(&cfg.AccessLog, "access-log", false, "log one line per request")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

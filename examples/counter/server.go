@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/durable-go/durable/actor"
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/edgehttp"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // greeting is the body of GET /.
@@ -27,17 +28,22 @@ type serverConfig struct {
 	Addr string
 	// DataDir is the database directory, created if missing.
 	DataDir string
+	// AccessLog logs one line per request.
+	AccessLog bool
 	// Logger receives every log line; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock drives the runtime and the /data cache; nil means clock.Real.
 	Clock clock.Clock
+	// MeterProvider receives the runtime's metrics; nil means the global
+	// provider of go.opentelemetry.io/otel.
+	MeterProvider metric.MeterProvider
 }
 
-// server is the counter example's runtime and routes.
+// server is the counter example's runtime, bindings and routes.
 type server struct {
-	logger   *slog.Logger
 	sys      *actor.System
 	counters *actor.Namespace[*Counter]
+	data     *dataCache
 	handler  http.Handler
 }
 
@@ -48,7 +54,7 @@ func newServer(cfg serverConfig) (*server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	sys, err := actor.Open(cfg.DataDir, &actor.Options{Logger: logger, Clock: cfg.Clock})
+	sys, err := actor.Open(cfg.DataDir, &actor.Options{Logger: logger, Clock: cfg.Clock, MeterProvider: cfg.MeterProvider})
 	if err != nil {
 		return nil, fmt.Errorf("counter: open %s: %w", cfg.DataDir, err)
 	}
@@ -57,23 +63,50 @@ func newServer(cfg serverConfig) (*server, error) {
 		sys.Close()
 		return nil, fmt.Errorf("counter: register namespace: %w", err)
 	}
-	s := &server{logger: logger, sys: sys, counters: counters}
+	data, err := newDataCache(sys.Storage(), cfg.Clock, logger, cfg.MeterProvider)
+	if err != nil {
+		sys.Close()
+		return nil, fmt.Errorf("counter: open KV namespace: %w", err)
+	}
+	s := &server{sys: sys, counters: counters, data: data}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", serveGreeting)
-	mux.Handle("POST /counter/{name...}", s.counterHandler())
-	mux.Handle("GET /counter/{name...}", s.counterHandler())
+	mux.Handle("GET /data", data)
+	// {name...} takes the rest of the path, so /counter/ reaches the name
+	// check and gets a 400 rather than a 404, and a/b is a name.
+	forward := edgehttp.Forward(counters, edgehttp.NameFunc(counterName), &edgehttp.ForwardOptions{
+		Logger: logger,
+		// Counters read no body; a POST with a large one is a mistake.
+		MaxBodyBytes: 64 << 10,
+	})
+	mux.Handle("POST /counter/{name...}", forward)
+	mux.Handle("GET /counter/{name...}", forward)
 	s.handler = mux
 	return s, nil
+}
+
+// counterName returns the checked counter name of a request to
+// /counter/{name...}. Its error becomes the body of a 400 answer.
+func counterName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if err := validateName(name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 // Handler returns the routes.
 func (s *server) Handler() http.Handler { return s.handler }
 
-// Close stops the runtime after in-flight turns are durable, or when ctx
-// ends.
+// Close stops the /data cache, then the runtime after in-flight turns are
+// durable or ctx ends.
 func (s *server) Close(ctx context.Context) error {
-	return s.sys.Shutdown(ctx)
+	derr := s.data.Close()
+	if err := s.sys.Shutdown(ctx); err != nil {
+		return err
+	}
+	return derr
 }
 
 func serveGreeting(w http.ResponseWriter, r *http.Request) {
@@ -81,85 +114,44 @@ func serveGreeting(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, greeting)
 }
 
-// counterHandler checks the name in the path and forwards the request to
-// that name's Counter.
-func (s *server) counterHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		if err := validateName(name); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		resp, err := s.counters.Fetch(r.Context(), s.counters.IDFromName(name), r)
-		if err != nil {
-			s.writeFetchError(w, r, err)
-			return
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	})
-}
-
-func (s *server) writeFetchError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, actor.ErrOverloaded):
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "counter: too many requests queued for this counter; retry later", http.StatusServiceUnavailable)
-	case errors.Is(err, actor.ErrClosed):
-		http.Error(w, "counter: server is shutting down; retry later", http.StatusServiceUnavailable)
-	case r.Context().Err() != nil:
-		// The client is gone; nobody reads a response.
-	default:
-		s.logger.ErrorContext(r.Context(), "counter: request failed", "path", r.URL.Path, "err", err)
-		http.Error(w, "counter: internal error", http.StatusInternalServerError)
-	}
-}
-
 // serve listens on cfg.Addr and serves until ctx ends, then finishes the
-// requests in flight and closes the runtime.
+// requests in flight and closes the runtime. Besides the example's routes
+// it serves GET /healthz and Prometheus GET /metrics.
 func serve(ctx context.Context, cfg serverConfig) error {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	metrics, err := edgehttp.NewMetrics()
+	if err != nil {
+		return fmt.Errorf("counter: create metrics: %w", err)
+	}
+	cfg.MeterProvider = metrics.MeterProvider()
 	s, err := newServer(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.Close(context.Background())
-		return fmt.Errorf("counter: listen: %w", err)
-	}
-	logger.Info("counter: listening", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	logger.Info("counter: opened data directory", "dir", cfg.DataDir)
 
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	// The server logs the one line with the address it listens on.
+	srv := edgehttp.NewServer(cfg.Addr, s.Handler(), &edgehttp.ServerOptions{
+		Logger:          logger,
+		Metrics:         metrics,
+		ShutdownTimeout: shutdownTimeout,
+		// serveMain turns SIGINT and SIGTERM into the end of ctx.
+		IgnoreSignals: true,
+		NoAccessLog:   !cfg.AccessLog,
+	})
+	runErr := srv.Run(ctx)
 
-	select {
-	case err = <-serveErr:
-	case <-ctx.Done():
-		logger.Info("counter: shutting down")
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	closeCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("counter: requests still in flight at shutdown", "err", err)
+	closeErr := s.Close(closeCtx)
+	if merr := metrics.Shutdown(closeCtx); merr != nil {
+		logger.Warn("counter: stop metrics failed", "err", merr)
 	}
-	if cerr := s.Close(shutdownCtx); cerr != nil {
-		return errors.Join(err, fmt.Errorf("counter: close runtime: %w", cerr))
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("counter: serve: %w", err)
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return err
 	}
 	logger.Info("counter: stopped")
 	return nil
