@@ -1,0 +1,129 @@
+package actor_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/durable-go/durable/actor"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIDFromNameDeterministic(t *testing.T) {
+	sys := newSystem(t, nil)
+	a := newProbes(t, sys.System, "A", &probeEnv{})
+	b := newProbes(t, sys.System, "B", &probeEnv{})
+
+	id := a.IDFromName("x")
+	assert.True(t, id.Equal(a.IDFromName("x")))
+	assert.False(t, id.Equal(a.IDFromName("y")))
+	assert.False(t, id.Equal(b.IDFromName("x")), "same name in another namespace")
+	assert.Equal(t, "x", id.Name())
+	assert.Len(t, id.String(), 64)
+	assert.False(t, id.IsZero())
+	assert.True(t, actor.ID{}.IsZero())
+
+	s := id.String()
+	sys = sys.Restart(t)
+	a = newProbes(t, sys.System, "A", &probeEnv{})
+	assert.Equal(t, s, a.IDFromName("x").String(), "ID changed across restart")
+}
+
+func TestIDStringRoundTrip(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns := newProbes(t, sys.System, "A", &probeEnv{})
+	for _, id := range []actor.ID{ns.IDFromName("x"), ns.NewUniqueID()} {
+		got, err := ns.IDFromString(id.String())
+		require.NoError(t, err)
+		assert.True(t, got.Equal(id))
+		assert.Equal(t, "", got.Name())
+		got, err = ns.IDFromString(strings.ToUpper(id.String()))
+		require.NoError(t, err, "upper-case hex")
+		assert.True(t, got.Equal(id))
+	}
+	assert.False(t, ns.NewUniqueID().Equal(ns.NewUniqueID()))
+}
+
+func TestIDFromStringErrors(t *testing.T) {
+	sys := newSystem(t, nil)
+	a := newProbes(t, sys.System, "A", &probeEnv{})
+	b := newProbes(t, sys.System, "B", &probeEnv{})
+	other := newSystem(t, nil)
+	a2 := newProbes(t, other.System, "A", &probeEnv{})
+
+	good := a.IDFromName("x").String()
+	flipped := []byte(good)
+	if flipped[10] == '0' {
+		flipped[10] = '1'
+	} else {
+		flipped[10] = '0'
+	}
+	cases := []struct {
+		name string
+		in   string
+		want error
+	}{
+		{"empty", "", actor.ErrIDLength},
+		{"short", good[:63], actor.ErrIDLength},
+		{"long", good + "0", actor.ErrIDLength},
+		{"not hex", "g" + good[1:], actor.ErrIDNotHex},
+		{"other namespace", b.IDFromName("x").String(), actor.ErrIDNamespace},
+		{"other data directory", a2.IDFromName("x").String(), actor.ErrIDNamespace},
+		{"corrupted", string(flipped), actor.ErrIDNamespace},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := a.IDFromString(c.in)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, c.want)
+			assert.ErrorIs(t, err, actor.ErrInvalidID)
+			assert.True(t, strings.HasPrefix(err.Error(), "actor: invalid object ID"), err.Error())
+		})
+	}
+}
+
+func TestZeroIDRejected(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns := newProbes(t, sys.System, "A", &probeEnv{})
+	_, err := incr(context.Background(), ns.Get(actor.ID{}))
+	assert.ErrorIs(t, err, actor.ErrInvalidID)
+	assert.Equal(t, 0, sys.ActiveObjects())
+}
+
+func TestStoredIDs(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns := newProbes(t, sys.System, "A", &probeEnv{})
+	ctx := context.Background()
+	want := map[string]bool{}
+	for _, name := range []string{"a", "b", "c"} {
+		id := ns.IDFromName(name)
+		_, err := incr(ctx, ns.Get(id))
+		require.NoError(t, err)
+		want[id.String()] = true
+	}
+	// A read-only object stores nothing.
+	_, err := get(ctx, ns.Get(ns.IDFromName("d")))
+	require.NoError(t, err)
+
+	ids, err := ns.StoredIDs(ctx)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for _, id := range ids {
+		got[id.String()] = true
+		_, err := ns.IDFromString(id.String())
+		assert.NoError(t, err, "stored ID does not parse")
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestRegisterErrors(t *testing.T) {
+	sys := newSystem(t, nil)
+	newProbes(t, sys.System, "A", &probeEnv{})
+	_, err := actor.Register(sys.System, "A", func(*actor.State) *probe { return nil })
+	assert.ErrorContains(t, err, "already registered")
+	for _, name := range []string{"", "a b", "a/b", strings.Repeat("x", 65)} {
+		_, err := actor.Register(sys.System, name, func(*actor.State) *probe { return nil })
+		assert.ErrorContains(t, err, "invalid namespace name", "name %q", name)
+	}
+}
