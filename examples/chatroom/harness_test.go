@@ -25,20 +25,30 @@ const frameTimeout = 10 * time.Second
 // testServer is the chat server on a real loopback listener, over a real
 // Pebble database in a temporary directory.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	cfg  appConfig
 	app  *app
 	// cancel stops the HTTP server; done receives Serve's result.
 	cancel context.CancelFunc
 	done   chan error
+	// clients are the clients dialled so far, closed before a restart.
+	clients []*client
 	// URL is the server's base URL, such as http://127.0.0.1:41234.
 	URL string
 }
 
 // startServer starts a chat server on dir, a fresh directory if dir is
 // empty. It is shut down when the test ends.
-func startServer(t *testing.T, dir string, cfg appConfig) *testServer {
+func startServer(t testing.TB, dir string, cfg appConfig) *testServer {
+	t.Helper()
+	return startServerBuffered(t, dir, cfg, 0)
+}
+
+// startServerBuffered is startServer with the send buffer of every
+// accepted connection set to sendBuffer bytes, if positive, so that a
+// client that stops reading fills it quickly.
+func startServerBuffered(t testing.TB, dir string, cfg appConfig, sendBuffer int) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -48,8 +58,12 @@ func startServer(t *testing.T, dir string, cfg appConfig) *testServer {
 	}
 	a, err := openApp(dir, cfg)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if sendBuffer > 0 {
+		ln = sendBufferListener{ln.(*net.TCPListener), sendBuffer}
+	}
 	srv := edgehttp.NewServer("", a.handler, &edgehttp.ServerOptions{
 		Logger:          cfg.Logger,
 		IgnoreSignals:   true,
@@ -62,6 +76,24 @@ func startServer(t *testing.T, dir string, cfg appConfig) *testServer {
 	s.URL = "http://" + ln.Addr().String()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// sendBufferListener sets the send buffer of every connection it accepts.
+type sendBufferListener struct {
+	*net.TCPListener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	conn, err := l.TCPListener.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.SetWriteBuffer(l.size); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // stop shuts the HTTP server down, closing every socket with 1001, then
@@ -79,7 +111,12 @@ func (s *testServer) stop() {
 }
 
 // restart stops the server and starts a new one on the same directory.
+// Its clients are closed first, so the shutdown need not wait for clients
+// that are not reading to answer the server's close frame.
 func (s *testServer) restart() *testServer {
+	for _, c := range s.clients {
+		c.conn.CloseNow()
+	}
 	s.stop()
 	return startServer(s.t, s.dir, s.cfg)
 }
@@ -109,7 +146,7 @@ func (f frame) isMessage() bool { return f.Timestamp != nil }
 
 // client is one WebSocket member of a room.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 	// tcp is the client's side of the TCP connection, to break it without
 	// a close frame.
@@ -133,6 +170,7 @@ func (s *testServer) dial(room string, opts dialOptions) *client {
 	require.NoError(s.t, err)
 	c.t = s.t
 	s.t.Cleanup(func() { c.conn.CloseNow() })
+	s.clients = append(s.clients, c)
 	return c
 }
 
