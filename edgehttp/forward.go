@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/actor"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // ErrNoKey is returned by a Key when the request does not name an object,
@@ -114,6 +115,10 @@ type ForwardOptions struct {
 	// means a plain-text body with the status text, and for status 400 and
 	// 413 the error's text; a 500 answer never carries internal detail.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// MeterProvider receives the WebSocket metrics of this handler: open
+	// connections, messages and closes by code. Nil means the global
+	// provider of go.opentelemetry.io/otel.
+	MeterProvider metric.MeterProvider
 	// WebSocket configures the sockets that objects accept on requests
 	// forwarded by this handler.
 	WebSocket WebSocketOptions
@@ -127,6 +132,7 @@ type forwarder struct {
 	// retryAfter is opts.RetryAfter in whole seconds, formatted.
 	retryAfter string
 	logger     *slog.Logger
+	metrics    *wsMetrics
 }
 
 // Forward returns a handler that sends each request to the object of b
@@ -168,6 +174,7 @@ func Forward(b actor.Binding, key Key, opts *ForwardOptions) http.Handler {
 	secs := (f.opts.RetryAfter + time.Second - 1) / time.Second
 	f.retryAfter = strconv.FormatInt(int64(secs), 10)
 	f.logger = f.opts.Logger
+	f.metrics = newWSMetrics(f.opts.MeterProvider, b.Name())
 	return f
 }
 

@@ -73,6 +73,12 @@ func (o *testObject) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	case "hello":
 		_, _ = w.Write([]byte("hello, world\n"))
+	case "put":
+		if err := o.state.Storage().Put("hits", []byte("1")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("stored"))
 	case "panic":
 		panic("secret detail 42")
 	case "wait":

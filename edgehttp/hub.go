@@ -233,10 +233,15 @@ func (ws *WebSocket) abandon(notify bool) {
 	close(ws.stopped)
 	close(ws.finished)
 	if notify {
-		go ws.deliver(context.Background(), inEvent{
-			close: true, code: websocket.StatusAbnormalClosure, reason: "upgrade failed",
-		})
+		go ws.notifyAbandoned()
 	}
+}
+
+// notifyAbandoned runs the close turn of a socket whose upgrade failed.
+func (ws *WebSocket) notifyAbandoned() {
+	_ = ws.deliver(context.Background(), inEvent{
+		close: true, code: websocket.StatusAbnormalClosure, reason: "upgrade failed",
+	})
 }
 
 // start runs the socket on conn: a reader, a writer and a deliverer.
@@ -252,6 +257,7 @@ func (ws *WebSocket) start(conn *websocket.Conn, clk clock.Clock, group *socketG
 		ws.requestClose(websocket.StatusGoingAway, "server shutting down", false)
 	}
 
+	ws.forwarder.metrics.opened()
 	inbound := make(chan inEvent, 16)
 	writerDone := make(chan struct{})
 	go ws.readLoop(conn, inbound)
@@ -295,9 +301,11 @@ func (ws *WebSocket) readLoop(conn *websocket.Conn, inbound chan<- inEvent) {
 				// will; make sure it is gone.
 				_ = conn.CloseNow()
 			}
+			ws.forwarder.metrics.closed(int(code))
 			inbound <- inEvent{close: true, code: code, reason: reason}
 			return
 		}
+		ws.forwarder.metrics.messages.Add(context.Background(), 1, ws.forwarder.metrics.received)
 		inbound <- inEvent{typ: typ, data: data}
 	}
 }
@@ -351,6 +359,9 @@ func (ws *WebSocket) writeLoop(conn *websocket.Conn) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			err := conn.Write(ctx, f.typ, f.data)
 			cancel()
+			if err == nil {
+				ws.forwarder.metrics.messages.Add(context.Background(), 1, ws.forwarder.metrics.sent)
+			}
 			if err != nil {
 				// A failed write leaves the stream unusable; dropping the
 				// connection ends the reader, which removes the socket.

@@ -202,17 +202,23 @@ func TestServerGracefulShutdown(t *testing.T) {
 }
 
 func TestServerClosesWebSockets(t *testing.T) {
-	h := newHarness(t, nil, nil)
-	_, base, stop, done := startServer(t, h.mux, nil)
+	metrics, err := edgehttp.NewMetrics()
+	require.NoError(t, err)
+	h := newHarness(t, &edgehttp.ForwardOptions{MeterProvider: metrics.MeterProvider()}, nil)
+	_, base, stop, done := startServer(t, h.mux, &edgehttp.ServerOptions{Metrics: metrics})
 	url := "ws" + strings.TrimPrefix(base, "http") + "/obj/srv/ws?tag=x"
 	c := dial(t, url)
 	writeText(t, c, "count")
 	require.Equal(t, "1", readText(t, c))
 
+	_, body := get(t, base+"/metrics")
+	assert.Contains(t, string(body), `durable_edgehttp_websocket_open{namespace="TEST"`)
+	assert.Regexp(t, `durable_edgehttp_websocket_messages_total\{direction="received",namespace="TEST".*\} 1\n`, string(body))
+
 	stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err := c.Read(ctx)
+	_, _, err = c.Read(ctx)
 	assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "err: %v", err)
 	assert.NoError(t, receive(t, done))
 	ev := receive(t, h.rec.closes)
@@ -225,7 +231,7 @@ func TestServerTraceReachesTurn(t *testing.T) {
 	h := newHarness(t, nil, &actor.Options{TracerProvider: tp})
 	_, base, _, _ := startServer(t, h.mux, &edgehttp.ServerOptions{TracerProvider: tp})
 
-	resp, _ := get(t, base+"/obj/traced/hello")
+	resp, _ := get(t, base+"/obj/traced/put")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	ended := spans.Ended()
@@ -243,6 +249,7 @@ func TestServerTraceReachesTurn(t *testing.T) {
 			inTrace = append(inTrace, s.Name())
 		}
 	}
-	assert.NotEmpty(t, inTrace, "the runtime's spans continue the request's trace")
-	t.Logf("spans in the request's trace: %v", inTrace)
+	assert.Contains(t, inTrace, "actor.fetch", "the stub call continues the request's trace")
+	assert.Contains(t, inTrace, "actor.turn")
+	assert.Contains(t, inTrace, "actor.commit")
 }

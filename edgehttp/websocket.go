@@ -142,15 +142,22 @@ func (u *upgrade) accepted() *WebSocket {
 }
 
 // abandon drops an accepted socket when the request failed before the
-// upgrade.
+// upgrade. Once the accepting turn's outcome is known, an object whose
+// turn succeeded gets the close turn it would get for any other socket.
 func (u *upgrade) abandon() {
 	u.mu.Lock()
 	ws := u.socket
 	u.done = true
 	u.mu.Unlock()
-	if ws != nil {
-		ws.abandon(false)
+	if ws == nil {
+		return
 	}
+	ws.abandon(false)
+	go func() {
+		if err := <-u.decided; err == nil {
+			ws.notifyAbandoned()
+		}
+	}()
 }
 
 // isUpgradeRequest reports whether r asks for a WebSocket upgrade.
@@ -461,6 +468,7 @@ func (ws *WebSocket) enqueue(f outFrame) {
 	if len(ws.queue) >= opts.SendQueue || ws.queuedBytes+len(f.data) > opts.SendQueueBytes {
 		queued := len(ws.queue)
 		ws.mu.Unlock()
+		ws.forwarder.metrics.messages.Add(context.Background(), int64(queued+1), ws.forwarder.metrics.dropped)
 		ws.forwarder.log().Warn("edgehttp: WebSocket send queue full; closing",
 			"namespace", ws.binding.Name(), "id", ws.id.String(), "queued", queued)
 		ws.requestClose(websocket.StatusPolicyViolation, "send queue full", true)
