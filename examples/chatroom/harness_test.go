@@ -25,10 +25,10 @@ const frameTimeout = 10 * time.Second
 // testServer is the chat server on a real loopback listener, over a real
 // Pebble database in a temporary directory.
 type testServer struct {
-	t    testing.TB
-	dir  string
-	cfg  appConfig
-	app  *app
+	t   testing.TB
+	dir string
+	cfg appConfig
+	app *app
 	// cancel stops the HTTP server; done receives Serve's result.
 	cancel context.CancelFunc
 	done   chan error
