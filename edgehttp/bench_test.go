@@ -62,6 +62,15 @@ func BenchmarkForward(b *testing.B) {
 	b.Run("handler=forward-64-objects", func(b *testing.B) {
 		runLoad(b, mux, "")
 	})
+
+	// The same forward behind Server's middleware: OpenTelemetry with the
+	// global no-op providers, Prometheus metrics and the access log.
+	srv := edgehttp.NewServer("127.0.0.1:0", mux, &edgehttp.ServerOptions{
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	b.Run("handler=server-forward", func(b *testing.B) {
+		runLoad(b, srv.Handler(), "/obj/bench/hello")
+	})
 }
 
 // runLoad serves h on 127.0.0.1 with a plain http.Server and sends b.N GET

@@ -1,6 +1,6 @@
 // Package edgehttp puts durable objects behind HTTP the way a Cloudflare
 // Worker does: a handler receives a request, derives which object should
-// handle it and forwards it, and the object answers from inside one turn.
+// handle it and forwards it, and the object responds from inside one turn.
 //
 // # Bindings
 //
@@ -29,7 +29,7 @@
 // released only once the turn's storage writes are durable. The request
 // body is read in full before the turn starts, up to
 // ForwardOptions.MaxBodyBytes. The turn's context ends when the client goes
-// away. Failures that keep the object from answering map to status codes:
+// away. Failures that keep the object from responding map to status codes:
 // 400 for a request that names no object or an invalid ID, 413 for a body
 // over the limit, 503 with Retry-After for an overloaded object and 500,
 // without internal detail, for a panic or a failed commit.
@@ -51,8 +51,8 @@
 // Sends go through a bounded queue per socket and, inside a turn, leave
 // only after the turn's writes are durable. A client that stops reading
 // fills its queue and is closed with 1008 (policy violation); it never
-// blocks the object or other clients. Pings are answered without
-// activating the object, and a client's close frame is answered with the
+// blocks the object or other clients. The runtime replies to pings without
+// activating the object, and to a client's close frame with the
 // same code at once, before the close turn runs.
 //
 // # Server

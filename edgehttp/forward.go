@@ -17,11 +17,11 @@ import (
 
 // ErrNoKey is returned by a Key when the request does not name an object,
 // for example when the path value or header it reads is empty. Forward
-// answers it with 400 Bad Request.
+// responds to it with 400 Bad Request.
 var ErrNoKey = errors.New("edgehttp: request names no object")
 
-// Key derives from a request the ID of the object it goes to. An error
-// makes Forward answer 400 Bad Request with the error's text, so a Key
+// Key derives from a request the ID of the object it goes to. On an error
+// Forward responds with 400 Bad Request and the error's text, so a Key
 // should return messages fit for a client.
 type Key func(r *http.Request, b actor.Binding) (actor.ID, error)
 
@@ -99,21 +99,23 @@ const DefaultMaxBodyBytes = 32 << 20
 type ForwardOptions struct {
 	// MaxBodyBytes bounds the request body. Forward reads the whole body
 	// before the turn starts, so a slow upload never holds the object, and
-	// answers a larger body with 413 Content Too Large. The default is
-	// DefaultMaxBodyBytes; a negative value means no limit, and then the
+	// responds to a larger body with 413 Content Too Large. The default is
+	// DefaultMaxBodyBytes. A negative value means no limit, and then the
 	// body streams into the turn unread.
 	MaxBodyBytes int64
 	// RetryAfter is the delay sent in the Retry-After header of a 503
-	// answer to an overloaded object, rounded up to whole seconds. The
+	// response for an overloaded object, rounded up to whole seconds. The
 	// default is one second.
 	RetryAfter time.Duration
 	// Logger receives one line per request that failed on the server side.
 	// Nil means the logger of the binding's System.
 	Logger *slog.Logger
-	// ErrorHandler writes the answer for a request that did not reach the
-	// object or whose turn failed, with the status Forward chose. Nil
+	// ErrorHandler writes the response for a request that did not reach the
+	// object or whose commit failed, with the status Forward chose. A
+	// handler panic is not passed to it: the runtime turns the panic into
+	// a 500 response without detail, which Forward copies. Nil
 	// means a plain-text body with the status text, and for status 400 and
-	// 413 the error's text; a 500 answer never carries internal detail.
+	// 413 the error's text. A 500 response never carries internal detail.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
 	// MeterProvider receives the WebSocket metrics of this handler: open
 	// connections, messages and closes by code. Nil means the global
@@ -142,7 +144,7 @@ type forwarder struct {
 // turn's writes are durable. The turn's context ends when the client goes
 // away.
 //
-// Forward answers with an error status when the object cannot:
+// Forward responds with an error status when the object cannot:
 //   - 400 Bad Request: key failed, for example ErrNoKey or an invalid ID
 //     (actor.ErrInvalidID);
 //   - 413 Content Too Large: the body exceeds ForwardOptions.MaxBodyBytes;
@@ -263,7 +265,7 @@ func (f *forwarder) fetchFailed(w http.ResponseWriter, r *http.Request, id actor
 	var overloaded *actor.OverloadedError
 	switch {
 	case r.Context().Err() != nil:
-		// The client is gone; there is nobody to answer.
+		// The client is gone, so no response is written.
 		f.log().Debug("edgehttp: request canceled", "namespace", f.binding.Name(),
 			"id", id.String(), "err", err)
 	case errors.As(err, &overloaded):
@@ -281,7 +283,7 @@ func (f *forwarder) fetchFailed(w http.ResponseWriter, r *http.Request, id actor
 	}
 }
 
-// fail writes the error answer for status.
+// fail writes the error response for status.
 func (f *forwarder) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if f.opts.ErrorHandler != nil {
 		f.opts.ErrorHandler(w, r, status, err)

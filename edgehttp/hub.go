@@ -191,8 +191,8 @@ func (f *forwarder) upgrade(w http.ResponseWriter, r *http.Request, resp *http.R
 		return
 	}
 	if err != nil || resp.StatusCode >= 300 {
-		// The turn failed, or the object accepted and then answered with
-		// an error; the error answer wins.
+		// The turn failed, or the object accepted and then responded with
+		// an error status. The response goes out and the socket is dropped.
 		ws.abandon(err == nil)
 		copyResponse(w, resp)
 		return
@@ -212,7 +212,7 @@ func (f *forwarder) upgrade(w http.ResponseWriter, r *http.Request, resp *http.R
 		InsecureSkipVerify: opts.InsecureSkipVerify,
 	})
 	if err != nil {
-		// Accept has answered the client already.
+		// Accept has already written an error response.
 		f.log().Debug("edgehttp: WebSocket upgrade failed", "namespace", f.binding.Name(),
 			"id", ws.id.String(), "err", err)
 		ws.abandon(true)
@@ -297,8 +297,8 @@ func (ws *WebSocket) readLoop(conn *websocket.Conn, inbound chan<- inEvent) {
 			ws.hub.remove(ws)
 			close(ws.stopped)
 			if !requested {
-				// The writer is not closing the connection, so nobody else
-				// will; make sure it is gone.
+				// The writer is not closing the connection, so close it
+				// here.
 				_ = conn.CloseNow()
 			}
 			ws.forwarder.metrics.closed(int(code))

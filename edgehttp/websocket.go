@@ -30,7 +30,7 @@ const (
 
 var (
 	// ErrNotUpgrade is returned by AcceptWebSocket for a request that is
-	// not a valid WebSocket upgrade. The object should answer it with 400
+	// not a valid WebSocket upgrade. The object should respond with 400
 	// Bad Request or 426 Upgrade Required.
 	ErrNotUpgrade = errors.New("edgehttp: request is not a WebSocket upgrade")
 	// ErrNotForwarded is returned by AcceptWebSocket for a request that did
@@ -58,10 +58,11 @@ type WebSocketMessageHandler interface {
 
 // WebSocketCloseHandler is implemented by objects that want to know when a
 // socket they accepted is gone. WebSocketClose runs once per socket, as a
-// turn, after its last message, whoever closed it. The code is the one
-// the client sent, the one the runtime or the object closed with, or
-// websocket.StatusAbnormalClosure (1006) when the connection broke without
-// a close frame. By then the socket no longer appears in WebSockets.
+// turn, after its last message, whether the client, the object or the
+// runtime closed it. The code is the one the client sent, the one the
+// runtime or the object closed with, or websocket.StatusAbnormalClosure
+// (1006) when the connection broke without a close frame. By then the
+// socket no longer appears in WebSockets.
 type WebSocketCloseHandler interface {
 	WebSocketClose(ctx context.Context, ws *WebSocket, code websocket.StatusCode, reason string) error
 }
@@ -119,7 +120,7 @@ type AcceptOptions struct {
 }
 
 // upgradeKey is the context key of the *upgrade that Forward attaches to a
-// request that asks for a WebSocket upgrade.
+// WebSocket upgrade request.
 type upgradeKey struct{}
 
 // upgrade carries a WebSocket accept from the object's turn back to
@@ -160,7 +161,7 @@ func (u *upgrade) abandon() {
 	}()
 }
 
-// isUpgradeRequest reports whether r asks for a WebSocket upgrade.
+// isUpgradeRequest reports whether r requests a WebSocket upgrade.
 func isUpgradeRequest(r *http.Request) bool {
 	return headerHasToken(r.Header, "Upgrade", "websocket")
 }
@@ -208,14 +209,14 @@ func validateTags(tags []string) error {
 
 // AcceptWebSocket accepts the WebSocket upgrade r inside the object's
 // ServeHTTP, for a request that reached the object through Forward. The
-// runtime, not the object, then holds the connection: it performs the
-// upgrade on the client's connection once the turn's writes are durable,
-// delivers each message and the close as a turn through
-// WebSocketMessageHandler and WebSocketCloseHandler, and keeps the socket
-// open while the object is evicted.
+// runtime, not the object, then holds the connection. It performs the
+// upgrade on the client's connection once the turn's writes are durable.
+// It delivers each message and the close as a turn through
+// WebSocketMessageHandler and WebSocketCloseHandler, and it keeps the
+// socket open while the object is evicted.
 //
 // The object should write nothing to w after a successful accept; headers
-// it set, such as cookies, go out with the 101 Switching Protocols answer.
+// it set, such as cookies, go out with the 101 Switching Protocols response.
 // If the turn fails, or its response has a status of 300 or more, the
 // socket is dropped and the response goes out instead. Messages sent in
 // the accepting turn are queued until the upgrade.
@@ -254,9 +255,9 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, opts *AcceptOptions
 }
 
 // WebSockets returns the open sockets of the object whose State is state,
-// in the order they were accepted; with a non-empty tag, only those that
-// carry it. It includes sockets accepted in the current turn that are
-// still waiting for their upgrade.
+// in the order they were accepted. With a non-empty tag it returns only
+// the sockets that carry the tag. The list includes sockets accepted in
+// the current turn that are still waiting for their upgrade.
 func WebSockets(state *actor.State, tag string) []*WebSocket {
 	return hubFor(state.System()).list(objectKey(state.Namespace(), state.ID()), tag)
 }
@@ -351,9 +352,9 @@ func (ws *WebSocket) Subprotocol() string {
 	return ws.conn.Subprotocol()
 }
 
-// Send queues a message to the client. Inside a turn (found through ctx)
+// Send queues a message to the client. Inside a turn, found through ctx,
 // the message leaves only once the turn's writes are durable, and not at
-// all if the turn fails; outside a turn it is queued at once. Send never
+// all if the turn fails. Outside a turn it is queued at once. Send never
 // blocks on the client: if the socket's send queue is full, the socket is
 // closed with websocket.StatusPolicyViolation (1008). Messages of one
 // socket leave in the order they were sent. Send copies data.
@@ -480,7 +481,7 @@ func (ws *WebSocket) enqueue(f outFrame) {
 	ws.wake()
 }
 
-// requestClose asks the writer to close the socket with code. With drop,
+// requestClose makes the writer close the socket with code. With drop,
 // messages still queued are discarded; otherwise they go out first.
 func (ws *WebSocket) requestClose(code websocket.StatusCode, reason string, drop bool) {
 	ws.mu.Lock()

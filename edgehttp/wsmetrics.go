@@ -52,8 +52,8 @@ func newWSMetrics(mp metric.MeterProvider, namespace string) *wsMetrics {
 		metric.WithUnit("{connection}"))
 	for _, err := range errs {
 		if err != nil {
-			// An instrument fails only for an invalid name, which is fixed
-			// here; measure nothing rather than fail every Forward.
+			// Creating an instrument fails only for an invalid name, and
+			// these names are valid. Measure nothing rather than fail.
 			noopMeter := noop.NewMeterProvider().Meter(instrumentationName)
 			out.open, _ = noopMeter.Int64UpDownCounter("open")
 			out.messages, _ = noopMeter.Int64Counter("messages")
