@@ -98,7 +98,10 @@ func (o *testObject) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (o *testObject) accept(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ws, err := edgehttp.AcceptWebSocket(w, r, &edgehttp.AcceptOptions{Tags: q["tag"]})
+	ws, err := edgehttp.AcceptWebSocket(w, r, &edgehttp.AcceptOptions{
+		Tags:         q["tag"],
+		Subprotocols: q["proto"],
+	})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -111,6 +114,12 @@ func (o *testObject) accept(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Has("welcome") {
 		_ = ws.SendText(r.Context(), "welcome")
+	}
+	switch q.Get("then") {
+	case "panic":
+		panic("failed after accept")
+	case "forbid":
+		http.Error(w, "forbidden after accept", http.StatusForbidden)
 	}
 }
 
@@ -126,6 +135,8 @@ func (o *testObject) WebSocketMessage(ctx context.Context, ws *edgehttp.WebSocke
 		return ws.SendText(ctx, a.Name)
 	case "count":
 		return ws.SendText(ctx, itoa(len(edgehttp.WebSockets(o.state, ""))))
+	case "protocol":
+		return ws.SendText(ctx, ws.Subprotocol())
 	}
 	return ws.Send(ctx, typ, data)
 }

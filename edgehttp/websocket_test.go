@@ -328,3 +328,93 @@ func TestWebSocketAttachmentLimit(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+func TestWebSocketTurnPanics(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, h.wsURL("fragile", "tag=x&then=panic"), nil)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, 0, h.sockets(t, "fragile", ""), "a failed turn keeps no socket")
+	select {
+	case ev := <-h.rec.closes:
+		t.Fatalf("close turn for a socket of a failed turn: %+v", ev)
+	default:
+	}
+}
+
+func TestWebSocketRejectedAfterAccept(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, h.wsURL("strict", "then=forbid"), nil)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "the object's error response wins")
+	ev := receive(t, h.rec.closes)
+	assert.Equal(t, websocket.StatusAbnormalClosure, ev.code)
+	assert.Equal(t, 0, ev.remaining)
+}
+
+func TestWebSocketOriginRejected(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, h.wsURL("guarded", ""), &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": []string{"http://elsewhere.example"}},
+	})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	ev := receive(t, h.rec.closes)
+	assert.Equal(t, websocket.StatusAbnormalClosure, ev.code, "the object learns the upgrade failed")
+}
+
+func TestWebSocketSubprotocol(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, h.wsURL("proto", "proto=chat.v2&proto=chat.v1"), &websocket.DialOptions{
+		Subprotocols: []string{"chat.v1"},
+	})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	assert.Equal(t, "chat.v1", c.Subprotocol())
+	writeText(t, c, "protocol")
+	assert.Equal(t, "chat.v1", readText(t, c))
+}
+
+func TestWebSocketReadLimit(t *testing.T) {
+	h := newHarness(t, &edgehttp.ForwardOptions{WebSocket: edgehttp.WebSocketOptions{ReadLimit: 1024}}, nil)
+	c := dial(t, h.wsURL("limited", ""))
+	writeText(t, c, string(make([]byte, 1024)))
+	assert.Len(t, readText(t, c), 1024, "a message at the limit is delivered")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.Write(ctx, websocket.MessageBinary, make([]byte, 1025)))
+	_, _, err := c.Read(ctx)
+	assert.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(err), "err: %v", err)
+	ev := receive(t, h.rec.closes)
+	assert.Equal(t, websocket.StatusMessageTooBig, ev.code)
+}
+
+func TestWebSocketSendOutsideTurn(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	c := dial(t, h.wsURL("pusher", "tag=x"))
+	var ws *edgehttp.WebSocket
+	err := h.ns.Invoke(context.Background(), h.ns.IDFromName("pusher"), func(ctx context.Context, o any) error {
+		ws = edgehttp.WebSockets(o.(*testObject).state, "x")[0]
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, h.ns.Evict(context.Background(), h.ns.IDFromName("pusher")))
+
+	require.NoError(t, ws.SendText(context.Background(), "from outside"))
+	assert.Equal(t, "from outside", readText(t, c))
+	assert.Equal(t, []string{"x"}, ws.Tags())
+
+	require.NoError(t, ws.Close(context.Background(), websocket.StatusNormalClosure, "done"))
+	assert.ErrorIs(t, ws.SendText(context.Background(), "late"), edgehttp.ErrWebSocketClosed)
+	_, _, err = c.Read(context.Background())
+	assert.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+}
