@@ -106,6 +106,14 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
+	if po.FS == nil {
+		po.FS = vfs.Default
+	}
+	db := &DB{logger: logger, limits: opts.Limits.withDefaults(), codec: opts.Codec}
+	if db.codec == nil {
+		db.codec = JSON{}
+	}
+	po.FS = walWatchFS{FS: po.FS, onError: func(err error) { db.fail(err) }}
 	pl := pebbleLogger{logger: logger.With("component", "pebble")}
 	po.Logger = pl
 	el := pebble.MakeLoggingEventListener(pl)
@@ -115,11 +123,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	codec := opts.Codec
-	if codec == nil {
-		codec = JSON{}
-	}
-	return &DB{pdb: pdb, logger: logger, limits: opts.Limits.withDefaults(), codec: codec}, nil
+	db.pdb = pdb
+	return db, nil
 }
 
 // Limits returns the limits in force, defaults filled in.
@@ -217,11 +222,16 @@ func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
 // their SyncWait returns the error. Once the log writer has filled its
 // current 32 KiB block, its next write returns the error and Pebble panics
 // on the committing goroutine: commitWrite panics while it holds the commit
-// pipeline's mutex, rotateWAL panics when closing or creating a log fails,
-// and other commit errors reach Logger.Fatalf ("fatal commit error"), which
-// pebbleLogger turns into a panic. The pipeline never commits again after
-// any of these, and Pebble's Close would wait for it forever. The recover
-// here keeps the process alive and marks the database failed and stuck.
+// pipeline's mutex, and other commit errors reach Logger.Fatalf ("fatal
+// commit error"), which pebbleLogger turns into a panic. The recover here
+// keeps the process alive and marks the database failed and stuck, because
+// the pipeline never commits again and Pebble's Close would wait for it
+// forever. A commit that rotates the log after the error is worse:
+// rotateWAL panics while DB.mu is unlocked, the deferred unlock fails, and
+// the Go runtime ends the process ("sync: unlock of unlocked mutex"); no
+// recover can catch that. walWatchFS marks the DB failed as soon as a log
+// write or sync fails, so only a commit already inside Pebble at that
+// moment can still reach these panics.
 func (db *DB) applyNoSyncWait(b *pebble.Batch) (err error) {
 	defer func() {
 		r := recover()

@@ -22,13 +22,14 @@ var (
 	ErrInvalidListOptions = errors.New("storage: invalid list options")
 
 	// ErrFailed is matched, through errors.Is, by the error of every call on
-	// a DB after a write or sync of Pebble's files failed, and by the
-	// Handle.Wait error that reported the failure. The state in memory may
-	// then hold batches that are not durable, so the DB neither reads nor
-	// writes again: close it and open the directory again (after a stuck
-	// commit pipeline, only a new process can). After reopening, each
-	// batch is either wholly present or wholly absent.
-	ErrFailed = errors.New("storage: database failed after a disk write or sync error; close it and open it again")
+	// a DB after a write or sync of its write-ahead log failed or Pebble
+	// panicked during a commit, and by the Handle.Wait error that reported
+	// the failure. The memtable may then hold batches that are not durable,
+	// so the DB neither reads nor writes again: close it and open the
+	// directory again (after a stuck commit pipeline, only a new process
+	// can). After reopening, each batch is either wholly present or wholly
+	// absent.
+	ErrFailed = errors.New("storage: database failed after a disk or commit error; close it and open it again")
 
 	// ErrInvalidAlarm is returned by SetAlarm for a time outside the
 	// years 1678 to 2262, which Unix nanoseconds in an int64 cannot hold.

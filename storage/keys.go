@@ -34,10 +34,16 @@ type ObjectID [IDSize]byte
 // objectKeyPrefix returns the prefix shared by every data key of one object.
 func objectKeyPrefix(ns uint32, id ObjectID) []byte {
 	b := make([]byte, objectPrefix, objectPrefix+32)
+	putObjectKeyPrefix(b, ns, id)
+	return b
+}
+
+// putObjectKeyPrefix writes the prefix of the object's data keys into b,
+// which holds at least objectPrefix bytes.
+func putObjectKeyPrefix(b []byte, ns uint32, id ObjectID) {
 	b[0] = tagObject
 	binary.BigEndian.PutUint32(b[1:], ns)
 	copy(b[5:], id[:])
-	return b
 }
 
 // appendUserKey returns prefix followed by key in a new slice.

@@ -63,6 +63,18 @@ type txnState struct {
 	mu     sync.Mutex // guards every field below and serialises all calls
 	layers []*layer
 	done   bool
+	keyBuf []byte // scratch space for encoded keys
+}
+
+// rootTxn holds a Txn from Begin together with the state and buffers it
+// needs, so that Begin allocates once.
+type rootTxn struct {
+	txn        Txn
+	st         txnState
+	root       layer
+	rootLayers [1]*layer
+	prefixBuf  [objectPrefix]byte
+	upperBuf   [objectPrefix]byte
 }
 
 // Txn is the pending write set of one object for one turn. Reads see the
@@ -83,17 +95,30 @@ type Txn struct {
 
 // Begin starts a write set for the object id of namespace ns.
 func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
-	p := objectKeyPrefix(ns, id)
-	root := &layer{}
-	return &Txn{
+	r := &rootTxn{}
+	prefix := r.prefixBuf[:]
+	putObjectKeyPrefix(prefix, ns, id)
+	// The prefix starts with tagObject, so it always has a successor.
+	upper := append(r.upperBuf[:0], prefix...)
+	for i := len(upper) - 1; ; i-- {
+		if upper[i] != 0xff {
+			upper[i]++
+			upper = upper[: i+1 : i+1]
+			break
+		}
+	}
+	r.rootLayers[0] = &r.root
+	r.st.layers = r.rootLayers[:]
+	r.txn = Txn{
 		db:     db,
 		ns:     ns,
 		id:     id,
-		prefix: p,
-		upper:  successor(p),
-		st:     &txnState{layers: []*layer{root}},
-		lay:    root,
+		prefix: prefix[:objectPrefix:objectPrefix],
+		upper:  upper,
+		st:     &r.st,
+		lay:    &r.root,
 	}
+	return &r.txn
 }
 
 // Namespace returns the namespace number the Txn writes to.
@@ -153,7 +178,8 @@ func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 			return nil, false, nil
 		}
 	}
-	return t.db.get(appendUserKey(t.prefix, key))
+	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.prefix...), key...)
+	return t.db.get(t.st.keyBuf)
 }
 
 func (t *Txn) top() *layer {
@@ -594,8 +620,10 @@ func (t *Txn) Commit() (*Handle, error) {
 	if base.cleared {
 		_ = b.DeleteRange(t.prefix, t.upper, nil)
 	}
+	key := append(t.st.keyBuf[:0], t.prefix...)
 	for k, w := range base.writes {
-		key := appendUserKey(t.prefix, k)
+		// Pebble copies the key into the batch, so key is reused.
+		key = append(key[:objectPrefix], k...)
 		if w.deleted {
 			if !base.cleared {
 				_ = b.Delete(key, nil)
