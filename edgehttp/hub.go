@@ -251,7 +251,6 @@ func (ws *WebSocket) start(conn *websocket.Conn, clk clock.Clock, group *socketG
 	if ws.state == statePending {
 		ws.state = stateOpen
 	}
-	ws.group = group
 	ws.mu.Unlock()
 	if group != nil && !group.add(ws) {
 		ws.requestClose(websocket.StatusGoingAway, "server shutting down", false)

@@ -319,7 +319,6 @@ type WebSocket struct {
 	queuedBytes  int             // guarded by mu
 	closeReq     *closeRequest   // guarded by mu
 	attachment   []byte          // JSON; guarded by mu
-	group        *socketGroup    // guarded by mu
 	warnedNoRecv bool            // guarded by mu
 }
 
