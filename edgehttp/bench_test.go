@@ -22,7 +22,7 @@ const benchConns = 64
 
 var helloBody = []byte("hello, world\n")
 
-// benchObject answers every request with helloBody and writes nothing.
+// benchObject responds to every request with helloBody and writes nothing.
 type benchObject struct{}
 
 func (benchObject) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@
 //
 //	mux.Handle("/counter/{name}", edgehttp.Forward(counters, edgehttp.PathName("name"), nil))
 //
-// The object's ServeHTTP sees the method, URL, headers and full body
+// The object's ServeHTTP receives the method, URL, headers and full body
 // unchanged, and its status, headers and body reach the client unchanged,
 // released only once the turn's storage writes are durable. The request
 // body is read in full before the turn starts, up to

@@ -123,7 +123,7 @@ func (o *testObject) accept(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// WebSocketMessage answers "whoami" with the attachment's name and
+// WebSocketMessage replies to "whoami" with the attachment's name and
 // "count" with the number of sockets; anything else is echoed.
 func (o *testObject) WebSocketMessage(ctx context.Context, ws *edgehttp.WebSocket, typ websocket.MessageType, data []byte) error {
 	switch string(data) {
@@ -185,8 +185,8 @@ func openSystem(t testing.TB, opts *actor.Options) *actor.System {
 		o.Logger = testLogger(t)
 	}
 	if o.Clock == nil {
-		// A fake clock that nobody moves: no object is evicted unless a
-		// test evicts it.
+		// A fake clock that no test moves, so no object is evicted unless
+		// a test evicts it.
 		o.Clock = clock.NewFake(time.Now())
 	}
 	sys, err := actor.Open(t.TempDir(), &o)

@@ -31,10 +31,10 @@ type ServerOptions struct {
 	// Nil means a new Metrics of the Server's own, which Run shuts down on
 	// return.
 	Metrics *Metrics
-	// TracerProvider receives a span per request; the span is the parent
-	// of the spans of the turn and its storage commit when the handler
-	// forwards to an object with the request's context. Nil means the
-	// global provider of go.opentelemetry.io/otel.
+	// TracerProvider receives a span per request. When the handler
+	// forwards to an object with the request's context, that span is the
+	// parent of the spans of the turn and its storage commit. Nil means
+	// the global provider of go.opentelemetry.io/otel.
 	TracerProvider trace.TracerProvider
 	// Propagators extract a caller's trace context from the request
 	// headers. Nil means the global propagators of go.opentelemetry.io/otel.
@@ -55,9 +55,9 @@ type ServerOptions struct {
 
 // Server serves a handler over HTTP with what a production deployment
 // expects around it: /healthz, Prometheus /metrics, OpenTelemetry spans
-// and metrics per request, an access log through slog and a graceful
-// shutdown that finishes in-flight requests and closes WebSockets with
-// 1001 (going away).
+// and metrics per request, and an access log through slog. Its graceful
+// shutdown finishes in-flight requests and closes WebSockets with 1001
+// (going away).
 type Server struct {
 	addr        string
 	opts        ServerOptions

@@ -62,7 +62,7 @@ func TestWebSocketHibernation(t *testing.T) {
 
 	require.NoError(t, h.ns.Evict(context.Background(), h.ns.IDFromName("sleepy")))
 
-	// A ping is answered by the runtime; it activates nothing.
+	// The runtime replies to a ping without activating the object.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The client must read for the pong to be seen; CloseRead would stop
@@ -97,7 +97,7 @@ func TestWebSocketClientClose(t *testing.T) {
 	writeText(t, c, "count")
 	require.Equal(t, "1", readText(t, c))
 
-	// Close returns nil only once the server has answered with a close
+	// Close returns nil only once the server has replied with a close
 	// frame carrying the same code. The close handshake must finish
 	// within a second, well inside the library's own five-second wait.
 	start := time.Now()
@@ -149,7 +149,7 @@ func TestWebSocketSlowClient(t *testing.T) {
 	h := newHarness(t, &edgehttp.ForwardOptions{WebSocket: edgehttp.WebSocketOptions{
 		SendQueue: 512,
 		// Long enough that the stalled write is still pending when the
-		// slow client reads again, so it sees the close frame.
+		// slow client reads again, so the close frame reaches it.
 		WriteTimeout: time.Minute,
 	}}, nil)
 
@@ -281,7 +281,7 @@ func TestWebSocketObjectClose(t *testing.T) {
 func TestAcceptWebSocketErrors(t *testing.T) {
 	h := newHarness(t, nil, nil)
 
-	// A plain GET is no upgrade; the object answers 400.
+	// A plain GET is no upgrade, so the object responds with 400.
 	resp, body := get(t, h.url+"/obj/x/ws")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Contains(t, string(body), "not a WebSocket upgrade")
