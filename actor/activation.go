@@ -49,6 +49,7 @@ type activation struct {
 	constructed  bool
 	gen          uint64 // incremented by every reset
 	evictPending bool
+	staged       []stagedRelease // results of the current event, see stage
 
 	cur        atomic.Pointer[turnState]      // the running turn, if any
 	lastHandle atomic.Pointer[storage.Handle] // the last commit with writes
@@ -63,6 +64,7 @@ func (a *activation) Receive(c protoactor.Context) {
 	case *envelope:
 		a.deliver(m)
 		a.finished()
+		a.flush()
 		if a.evictPending && a.queued.Load() == 0 {
 			a.finishEvict(c)
 		}

@@ -74,8 +74,8 @@ func (sc *scheduler) stop() {
 
 func (sc *scheduler) run() {
 	defer sc.wg.Done()
-	timer := sc.s.clock.NewTimer(time.Hour)
-	defer timer.Stop()
+	var t lazyTimer
+	defer t.stop()
 	for {
 		d, ok := sc.fireDue()
 		if ok && d <= 0 {
@@ -87,12 +87,12 @@ func (sc *scheduler) run() {
 			}
 		}
 		if ok {
-			timer.Reset(d)
+			t.reset(sc.s, d)
 		} else {
-			timer.Stop()
+			t.stop()
 		}
 		select {
-		case <-timer.C():
+		case <-t.c():
 		case <-sc.wakeC:
 		case <-sc.done:
 			return

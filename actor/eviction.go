@@ -6,6 +6,7 @@ import (
 	"time"
 
 	protoactor "github.com/asynkron/protoactor-go/actor"
+	"github.com/durable-go/durable/clock"
 )
 
 // evictReason says why an activation was evicted, for metrics.
@@ -138,6 +139,7 @@ func (a *activation) finishEvict(c protoactor.Context) {
 				"object", a.id.String(), "error", res.err)
 		}
 		a.release(res, nil)
+		a.flush()
 	}
 	a.gate.wait()
 	a.obj = nil
@@ -180,16 +182,16 @@ func (w *sweeper) stop() {
 
 func (w *sweeper) run() {
 	defer w.wg.Done()
-	timer := w.s.clock.NewTimer(time.Hour)
-	defer timer.Stop()
+	var t lazyTimer
+	defer t.stop()
 	for {
 		if d, ok := w.sweep(); ok {
-			timer.Reset(d)
+			t.reset(w.s, d)
 		} else {
-			timer.Stop()
+			t.stop()
 		}
 		select {
-		case <-timer.C():
+		case <-t.c():
 		case <-w.kickC:
 		case <-w.done:
 			return
@@ -223,4 +225,37 @@ func (w *sweeper) sweep() (time.Duration, bool) {
 		return s.opts.IdleTimeout, true
 	}
 	return 0, false
+}
+
+// lazyTimer is a clock timer created on first use, so an idle loop holds
+// no timer at all.
+type lazyTimer struct{ t clock.Timer }
+
+func (l *lazyTimer) reset(s *System, d time.Duration) {
+	if l.t == nil {
+		l.t = s.clock.NewTimer(d)
+		return
+	}
+	l.t.Stop()
+	// Drop a tick of the old deadline that nobody received.
+	select {
+	case <-l.t.C():
+	default:
+	}
+	l.t.Reset(d)
+}
+
+func (l *lazyTimer) stop() {
+	if l.t != nil {
+		l.t.Stop()
+	}
+}
+
+// c returns the timer's channel, or nil, which blocks forever, before the
+// first reset.
+func (l *lazyTimer) c() <-chan time.Time {
+	if l.t == nil {
+		return nil
+	}
+	return l.t.C()
 }

@@ -12,3 +12,12 @@ func QueuedEvents[T any](n *Namespace[T], id ID) int {
 	}
 	return int(a.queued.Load())
 }
+
+// Evicting reports whether the object id is active and being evicted.
+func Evicting[T any](n *Namespace[T], id ID) bool {
+	s := n.core.sys
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.table[objKey{n.core.number, id.obj}]
+	return a != nil && a.stopping
+}

@@ -39,6 +39,9 @@ type probeEnv struct {
 }
 
 func (e *probeEnv) liveCount(id actor.ID) *atomic.Int32 {
+	if !e.trackLive {
+		return new(atomic.Int32)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.live == nil {

@@ -194,7 +194,7 @@ func (a *activation) deliver(env *envelope) {
 	a.ns.sys.metrics.enqueued(a.ns, -1)
 	if err := env.ctx.Err(); err != nil {
 		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
-		env.reply <- reply{err: err}
+		a.stage(nil, func(error) { env.reply <- reply{err: err} })
 		return
 	}
 	if a.resetReq.Swap(false) {
@@ -202,7 +202,7 @@ func (a *activation) deliver(env *envelope) {
 	}
 	if !a.constructed {
 		if err := a.construct(env.ctx, env.chain); err != nil {
-			a.gate.push(a, nil, func(error) { env.reply <- failedReply(env, err) })
+			a.stage(nil, func(error) { env.reply <- failedReply(env, err) })
 			return
 		}
 	}
@@ -335,7 +335,7 @@ func (a *activation) release(res turnResult, done func(err error)) {
 	if res.h == nil && done == nil && len(res.onDurable) == 0 && res.err == nil {
 		return
 	}
-	a.gate.push(a, res.h, func(err error) {
+	a.stage(res.h, func(err error) {
 		if res.err != nil {
 			err = res.err
 		}
@@ -370,4 +370,26 @@ func failedReply(env *envelope, err error) reply {
 	rec := &responseRecorder{header: make(http.Header)}
 	http.Error(rec, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	return reply{resp: rec.response(env.req)}
+}
+
+// stagedRelease is a result waiting to be queued behind the output gate.
+type stagedRelease struct {
+	h       *storage.Handle
+	release func(err error)
+}
+
+// stage keeps a result until flush queues it behind the output gate, so
+// that the event's queue slot is given back before any caller sees its
+// result.
+func (a *activation) stage(h *storage.Handle, release func(err error)) {
+	a.staged = append(a.staged, stagedRelease{h, release})
+}
+
+// flush queues the staged results behind the output gate.
+func (a *activation) flush() {
+	for i, st := range a.staged {
+		a.gate.push(a, st.h, st.release)
+		a.staged[i] = stagedRelease{}
+	}
+	a.staged = a.staged[:0]
 }
