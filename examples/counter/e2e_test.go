@@ -50,7 +50,11 @@ func TestEndToEnd(t *testing.T) {
 func buildCounter(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "counter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
@@ -101,6 +105,7 @@ func startChild(t *testing.T, bin, dir string) *child {
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
 		<-c.exited
+		assert.NotContains(t, c.log(), "WARNING: DATA RACE")
 		if t.Failed() {
 			t.Logf("server log:\n%s", c.log())
 		}
