@@ -37,7 +37,8 @@ type appConfig struct {
 	// means the runtime's default of one minute.
 	IdleTimeout time.Duration
 	// RateLimit is the number of messages one client IP address may send
-	// in any RatePeriod-long span, over all rooms. The default is 20.
+	// in any RatePeriod-long span, over all rooms. The default is 20; a
+	// negative value turns rate limiting off.
 	RateLimit int
 	// RatePeriod is the rate limit's sliding window. The default is 10 s.
 	RatePeriod time.Duration
@@ -51,7 +52,7 @@ type appConfig struct {
 type app struct {
 	sys     *actor.System
 	rooms   *actor.Namespace[*Room]
-	limiter *limiter.Limiter
+	limiter *limiter.Limiter // nil when rate limiting is off
 	handler http.Handler
 }
 
@@ -74,16 +75,20 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatroom: open %s: %w", dir, err)
 	}
-	lim, err := limiter.New(sys, limiter.Options{
-		Namespace: limiterNamespace,
-		Limit:     cfg.RateLimit,
-		Period:    cfg.RatePeriod,
-	})
-	if err != nil {
-		sys.Close()
-		return nil, fmt.Errorf("chatroom: rate limiter: %w", err)
+	a := &app{sys: sys}
+	var lim *limiter.Limiter
+	if cfg.RateLimit > 0 {
+		lim, err = limiter.New(sys, limiter.Options{
+			Namespace: limiterNamespace,
+			Limit:     cfg.RateLimit,
+			Period:    cfg.RatePeriod,
+		})
+		if err != nil {
+			sys.Close()
+			return nil, fmt.Errorf("chatroom: rate limiter: %w", err)
+		}
+		a.limiter = lim
 	}
-	a := &app{sys: sys, limiter: lim}
 	a.rooms, err = actor.Register(sys, roomNamespace, func(s *actor.State) *Room {
 		return newRoom(s, lim)
 	})

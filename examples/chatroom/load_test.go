@@ -50,6 +50,10 @@ func BenchmarkChatLoad(b *testing.B) {
 		})
 		runLoad(b, s.URL)
 	})
+	b.Run("server=durable-nolimit", func(b *testing.B) {
+		s := startServer(b, "", appConfig{RateLimit: -1})
+		runLoad(b, s.URL)
+	})
 	b.Run("server=memory-hub", func(b *testing.B) {
 		runLoad(b, startMemoryHub(b))
 	})

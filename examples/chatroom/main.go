@@ -46,7 +46,7 @@ func serveMain(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8789", "TCP `address` to listen on; port 0 picks a free port")
 	dir := fs.String("data", "./data/chatroom", "`directory` of the database; created if missing")
 	cfg := appConfig{}
-	fs.IntVar(&cfg.RateLimit, "rate-limit", defaultRateLimit, "messages one client IP address may send per rate period")
+	fs.IntVar(&cfg.RateLimit, "rate-limit", defaultRateLimit, "messages one client IP address may send per rate period; negative turns rate limiting off")
 	fs.DurationVar(&cfg.RatePeriod, "rate-period", defaultRatePeriod, "sliding window of the rate limit")
 	fs.DurationVar(&cfg.IdleTimeout, "idle", 0, "time a room stays in memory without events; 0 means 1m")
 	if err := fs.Parse(args); err != nil {

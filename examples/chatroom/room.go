@@ -39,7 +39,7 @@ type member struct {
 // so Room needs no lock.
 type Room struct {
 	state   *actor.State
-	limiter *limiter.Limiter
+	limiter *limiter.Limiter // nil when rate limiting is off
 	// lastTimestamp is the newest message's timestamp in milliseconds. Init
 	// loads it from storage, so timestamps keep increasing across
 	// evictions and restarts even if the clock steps back.
@@ -187,14 +187,7 @@ func (r *Room) post(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		r.send(ctx, ws, errorFrame(err.Error()))
 		return nil
 	}
-	d, err := r.limiter.Allow(ctx, m.IP)
-	if err != nil {
-		r.state.Logger().WarnContext(ctx, "chatroom: rate limit check failed", "ip", m.IP, "err", err)
-		r.send(ctx, ws, errorFrame("could not check your rate limit; send the message again"))
-		return nil
-	}
-	if !d.Allowed {
-		r.send(ctx, ws, errorFrame(rateLimitMessage(d, r.limiter.Period())))
+	if !r.allow(ctx, ws, m) {
 		return nil
 	}
 
@@ -210,6 +203,25 @@ func (r *Room) post(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		r.send(ctx, o.ws, frame)
 	}
 	return nil
+}
+
+// allow counts a message against the sender's rate limit and reports
+// whether it may be sent. Otherwise it has sent the sender an error frame.
+func (r *Room) allow(ctx context.Context, ws *edgehttp.WebSocket, m member) bool {
+	if r.limiter == nil {
+		return true
+	}
+	d, err := r.limiter.Allow(ctx, m.IP)
+	if err != nil {
+		r.state.Logger().WarnContext(ctx, "chatroom: rate limit check failed", "ip", m.IP, "err", err)
+		r.send(ctx, ws, errorFrame("could not check your rate limit; send the message again"))
+		return false
+	}
+	if !d.Allowed {
+		r.send(ctx, ws, errorFrame(rateLimitMessage(d, r.limiter.Period())))
+		return false
+	}
+	return true
 }
 
 // rateLimitMessage returns the error text for a refused message, with the
