@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -186,6 +187,7 @@ func TestBinary(t *testing.T) {
 	t.Run("HelloAndBadKeys", func(t *testing.T) { testBinaryHelloAndBadKeys(t, bin) })
 	t.Run("GracefulStop", func(t *testing.T) { testBinaryGracefulStop(t, bin) })
 	t.Run("RejectsBadFlags", func(t *testing.T) { testBinaryRejectsBadFlags(t, bin) })
+	t.Run("CrashLoop", func(t *testing.T) { testBinaryCrashLoop(t, bin) })
 }
 
 func testBinaryExactAcrossCrash(t *testing.T, bin string) {
@@ -301,4 +303,73 @@ func testBinaryRejectsBadFlags(t *testing.T, bin string) {
 		assert.Equal(t, 2, exit.ExitCode(), "args %v", args)
 		assert.Contains(t, string(out), "ratelimit:", "args %v", args)
 	}
+}
+
+// testBinaryCrashLoop kills the binary with SIGKILL while checks are in
+// flight, several times, and then checks that every admission a client
+// received a 200 for is still counted. Set DURABLE_LONG=1 for 20 rounds
+// instead of 2.
+func testBinaryCrashLoop(t *testing.T, bin string) {
+	const limit = 5000
+	const perRound = 150 // admissions received before each kill
+	rounds := 2
+	if os.Getenv("DURABLE_LONG") == "1" {
+		rounds = 20
+	}
+	dir := t.TempDir()
+	args := []string{"-limit", strconv.Itoa(limit), "-period", "1h"}
+	seen := 0
+	for round := range rounds {
+		p := start(t, bin, dir, args...)
+		var mu sync.Mutex
+		admitted := 0
+		enough := make(chan struct{})
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := http.Post(p.base+"/check/k", "", nil)
+					if err != nil {
+						return // the process is gone
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						continue
+					}
+					mu.Lock()
+					admitted++
+					if admitted == perRound {
+						close(enough)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		select {
+		case <-enough:
+		case <-p.exited:
+			t.Fatalf("binary exited in round %d:\n%s", round, p.log())
+		}
+		p.kill(t)
+		close(stop)
+		wg.Wait()
+		seen += admitted
+		t.Logf("round %d: %d admissions received before SIGKILL", round, admitted)
+	}
+
+	p := start(t, bin, dir, args...)
+	r := check(t, p.base, "k")
+	require.Equal(t, http.StatusOK, r.status, r.text)
+	counted := limit - r.body.Remaining - 1
+	assert.GreaterOrEqual(t, counted, seen, "admissions counted after %d crashes", rounds)
+	// Requests in flight at a kill may have been counted without their
+	// response arriving, at most one per client goroutine.
+	assert.LessOrEqual(t, counted, seen+16*rounds)
 }

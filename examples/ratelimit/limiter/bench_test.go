@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,9 @@ const benchParallelism = 32
 // benchCase is one workload, run on the durable limiter and on
 // golang.org/x/time/rate with the same limit and period.
 type benchCase struct {
-	name   string
+	name string
+	// keys is the number of keys the checks cycle through, each checked
+	// once before the timer starts. Zero means a new key for every check.
 	keys   int
 	limit  int
 	period time.Duration
@@ -31,33 +34,48 @@ var benchCases = []benchCase{
 	// One key over its limit: nearly every check is rejected, so the
 	// durable limiter writes almost nothing.
 	{name: "keys=1/rejected", keys: 1, limit: 10, period: time.Minute},
-	// One key that is never over its limit: every check is admitted and
-	// written durably.
+	// One key that is never over its limit: every check is admitted and,
+	// in the durable limiter, written and fsynced.
 	{name: "keys=1/admitted", keys: 1, limit: 1 << 13, period: time.Millisecond},
-	// Checks spread over 10,000 keys, 10 per minute each: most checks are
+	// Checks spread over 10,000 keys under their limit: every check is
 	// admitted, and every key is an object of its own.
-	{name: "keys=10000", keys: 10000, limit: 10, period: time.Minute},
+	{name: "keys=10000", keys: 10000, limit: 1000, period: time.Minute},
+	// A key never seen before on every check: in the durable limiter each
+	// check activates an object, reads its empty state and writes it.
+	{name: "keys=new", keys: 0, limit: 10, period: time.Minute},
 }
 
-func benchKeys(n int) []string {
-	keys := make([]string, n)
+// keyFunc returns the key of the i-th check of c.
+func (c benchCase) keyFunc() func(i int64) string {
+	if c.keys == 0 {
+		return func(i int64) string { return "client-" + strconv.FormatInt(i, 10) }
+	}
+	keys := make([]string, c.keys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("client-%05d", i)
 	}
-	return keys
+	return func(i int64) string { return keys[i%int64(len(keys))] }
 }
 
-// runParallel calls check from many goroutines, each call on the next key
-// in turn, and reports checks/s and the fraction of checks admitted.
-func runParallel(b *testing.B, keys []string, check func(key string) (bool, error)) {
-	var next, admitted atomic.Int64
+// run checks every key of c once, then calls check from many goroutines,
+// each call on the next key in turn, and reports checks/s and the
+// fraction of checks admitted.
+func (c benchCase) run(b *testing.B, check func(key string) (bool, error)) {
+	key := c.keyFunc()
+	for i := range c.keys {
+		if _, err := check(key(int64(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	next := atomic.Int64{}
+	next.Store(int64(c.keys))
+	var admitted atomic.Int64
 	b.SetParallelism(benchParallelism)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			key := keys[int(next.Add(1)-1)%len(keys)]
-			ok, err := check(key)
+			ok, err := check(key(next.Add(1) - 1))
 			if err != nil {
 				b.Error(err)
 				return
@@ -89,7 +107,7 @@ func BenchmarkAllow(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			runParallel(b, benchKeys(c.keys), func(key string) (bool, error) {
+			c.run(b, func(key string) (bool, error) {
 				d, err := l.Allow(ctx, key)
 				return d.Allowed, err
 			})
@@ -107,7 +125,7 @@ func BenchmarkXTimeRate(b *testing.B) {
 			var mu sync.Mutex
 			limiters := make(map[string]*rate.Limiter)
 			every := rate.Every(c.period / time.Duration(c.limit))
-			runParallel(b, benchKeys(c.keys), func(key string) (bool, error) {
+			c.run(b, func(key string) (bool, error) {
 				mu.Lock()
 				rl, ok := limiters[key]
 				if !ok {

@@ -30,8 +30,8 @@ type Options struct {
 	// Period-long span. The default is 10. The maximum is set by the
 	// storage value size: 16,383 with the default of 128 KiB.
 	Limit int
-	// Period is the length of the sliding window. The default is one
-	// minute.
+	// Period is the length of the sliding window, at least one
+	// millisecond. The default is one minute.
 	Period time.Duration
 }
 
@@ -114,10 +114,11 @@ func New(sys *actor.System, opts Options) (*Limiter, error) {
 		opts.Period = DefaultPeriod
 	}
 	if top := maxLimit(sys.Storage().Limits().MaxValueSize); opts.Limit < 0 || opts.Limit > top {
-		return nil, fmt.Errorf("%w: limit %d outside [1, %d]", ErrInvalidOptions, opts.Limit, top)
+		return nil, fmt.Errorf("%w: limit %d outside [1, %d]; a larger limit needs a larger storage MaxValueSize",
+			ErrInvalidOptions, opts.Limit, top)
 	}
 	if opts.Period < time.Millisecond {
-		return nil, fmt.Errorf("%w: period %v shorter than 1ms", ErrInvalidOptions, opts.Period)
+		return nil, fmt.Errorf("%w: period %v shorter than 1ms; use a longer period", ErrInvalidOptions, opts.Period)
 	}
 	l := &Limiter{clock: sys.Clock(), limit: opts.Limit, period: opts.Period}
 	ns, err := actor.Register(sys, opts.Namespace, func(s *actor.State) *object {
