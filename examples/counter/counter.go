@@ -45,8 +45,9 @@ func validateName(name string) error {
 // requests one at a time, so an increment needs no lock.
 type Counter struct {
 	state *actor.State
-	// value mirrors the stored value. A failed commit resets the
-	// activation, so it never runs ahead of storage for long.
+	// value mirrors the stored value, including the current turn's write
+	// before it commits. If that commit fails, the runtime resets the
+	// activation, and Init reads the value from storage again.
 	value int64
 }
 
@@ -78,7 +79,7 @@ func (c *Counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.value = next
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		http.Error(w, "counter: method "+r.Method+" not allowed; use GET or POST", http.StatusMethodNotAllowed)
+		http.Error(w, "counter: method "+r.Method+" not allowed; use GET, HEAD or POST", http.StatusMethodNotAllowed)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -176,7 +176,7 @@ func (c *child) value(t *testing.T, client *http.Client, name string) int64 {
 	return n
 }
 
-// increment sends one POST and returns the value it answered.
+// increment sends one POST and returns the value in its response.
 func (c *child) increment(client *http.Client, name string) (int64, error) {
 	resp, err := client.Post(c.counterURL(name), "", nil)
 	if err != nil {
@@ -291,7 +291,7 @@ func testConcurrentPostsOneName(t *testing.T, bin string) {
 	for i := range want {
 		want[i] = int64(i + 1)
 	}
-	assert.Equal(t, want, values, "each of 1..200 is answered exactly once")
+	assert.Equal(t, want, values, "each of 1..200 is returned exactly once")
 	assert.Equal(t, int64(n), c.value(t, client, "hot"))
 }
 
@@ -352,9 +352,9 @@ func testCleanRestart(t *testing.T, bin string) {
 }
 
 // testCrashRestart kills the server with SIGKILL under concurrent POST
-// load, restarts it on the same directory and checks that no answered
-// increment was lost: every value is at least the largest one answered,
-// and no value was answered twice across all runs.
+// load, restarts it on the same directory and checks that no acknowledged
+// increment was lost: every value is at least the largest one a client
+// received, and no value was returned twice across all runs.
 func testCrashRestart(t *testing.T, bin string) {
 	kills := 2
 	if os.Getenv("DURABLE_LONG") == "1" {
@@ -365,26 +365,26 @@ func testCrashRestart(t *testing.T, bin string) {
 	dir := t.TempDir()
 	client := newClient()
 
-	answered := make(map[string]map[int64]bool) // every value any client got
-	maxAnswered := make(map[string]int64)
+	seen := make(map[string]map[int64]bool) // every value any client received
+	maxReceived := make(map[string]int64)
 	for _, name := range names {
-		answered[name] = make(map[int64]bool)
+		seen[name] = make(map[int64]bool)
 	}
 
 	for round := range kills {
 		c := startChild(t, bin, dir)
 		for _, name := range names {
 			got := c.value(t, client, name)
-			assert.GreaterOrEqual(t, got, maxAnswered[name],
-				"round %d: %s after restart is below a value a client was answered with", round, name)
+			assert.GreaterOrEqual(t, got, maxReceived[name],
+				"round %d: %s after restart is below a value a client received", round, name)
 		}
 
-		// Load until a random number of answers arrived, then kill.
-		type answer struct {
+		// Load until a random number of responses arrived, then kill.
+		type response struct {
 			name  string
 			value int64
 		}
-		answers := make(chan answer, 1024)
+		responses := make(chan response, 1024)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -407,42 +407,42 @@ func testCrashRestart(t *testing.T, bin string) {
 						}
 						return
 					}
-					answers <- answer{name, v}
+					responses <- response{name, v}
 				}
 			})
 		}
 		go func() {
 			wg.Wait()
-			close(answers)
+			close(responses)
 		}()
 
 		killAfter := 100 + rand.IntN(400)
-		received := 0
-		for a := range answers {
-			if answered[a.name][a.value] {
-				t.Errorf("round %d: %s value %d answered twice", round, a.name, a.value)
+		count := 0
+		for resp := range responses {
+			if seen[resp.name][resp.value] {
+				t.Errorf("round %d: %s value %d returned twice", round, resp.name, resp.value)
 			}
-			answered[a.name][a.value] = true
-			maxAnswered[a.name] = max(maxAnswered[a.name], a.value)
-			received++
-			if received == killAfter {
+			seen[resp.name][resp.value] = true
+			maxReceived[resp.name] = max(maxReceived[resp.name], resp.value)
+			count++
+			if count == killAfter {
 				close(stop)
 				require.NoError(t, c.cmd.Process.Kill())
 			}
 		}
 		<-c.exited
-		t.Logf("round %d: killed after %d answers; max answered %v", round, received, maxAnswered)
+		t.Logf("round %d: killed after %d responses; max received %v", round, count, maxReceived)
 	}
 
 	// A final start shows the state after the last kill, then increments
-	// continue above every answered value.
+	// continue above every value returned before.
 	c := startChild(t, bin, dir)
 	for _, name := range names {
-		assert.GreaterOrEqual(t, c.value(t, client, name), maxAnswered[name], name)
+		assert.GreaterOrEqual(t, c.value(t, client, name), maxReceived[name], name)
 		v, err := c.increment(client, name)
 		require.NoError(t, err)
-		assert.False(t, answered[name][v], "%s: value %d handed out again after the crash", name, v)
-		assert.Greater(t, v, maxAnswered[name], name)
+		assert.False(t, seen[name][v], "%s: value %d returned again after the crash", name, v)
+		assert.Greater(t, v, maxReceived[name], name)
 	}
 	require.NoError(t, c.stop(t, syscall.SIGTERM))
 }
@@ -458,7 +458,7 @@ func testBenchCommand(t *testing.T, bin string) {
 	assert.Regexp(t, `GET /\s+[1-9]\d*\s`, text)
 	assert.Regexp(t, `POST /counter/bench\s+[1-9]\d*\s`, text)
 
-	// Every answered POST incremented the counter.
+	// Every successful POST incremented the counter.
 	client := newClient()
 	assert.Positive(t, c.value(t, client, "bench"))
 }

@@ -11,6 +11,11 @@
 //	                      X-Cache header says MISS, HIT or STALE
 //	POST /counter/{name}  increments the counter and returns its new value
 //	GET  /counter/{name}  returns the counter's value without changing it
+//	GET  /healthz         ok, or 503 while shutting down
+//	GET  /metrics         Prometheus metrics of the server and the runtime
+//
+// SIGINT or SIGTERM stops it gracefully: requests in flight finish and
+// their writes become durable. A second signal stops it at once.
 //
 // The bench subcommand loads a running server over loopback and prints
 // requests/s and latency percentiles for GET / and POST /counter/{name}.
@@ -58,6 +63,9 @@ func serveMain(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Once the first signal has started the shutdown, restore the default
+	// action, so that a second signal ends the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := serve(ctx, cfg); err != nil {
 		cfg.Logger.Error("counter: server failed", "err", err)
 		return 1

@@ -77,7 +77,8 @@ func newServer(cfg serverConfig) (*server, error) {
 	// check and gets a 400 rather than a 404, and a/b is a name.
 	forward := edgehttp.Forward(counters, edgehttp.NameFunc(counterName), &edgehttp.ForwardOptions{
 		Logger: logger,
-		// Counters read no body; a POST with a large one is a mistake.
+		// Counters ignore the request body, so a large one gets a 413
+		// before it reaches an object.
 		MaxBodyBytes: 64 << 10,
 	})
 	mux.Handle("POST /counter/{name...}", forward)
@@ -87,7 +88,8 @@ func newServer(cfg serverConfig) (*server, error) {
 }
 
 // counterName returns the checked counter name of a request to
-// /counter/{name...}. Its error becomes the body of a 400 answer.
+// /counter/{name...}. Forward sends its error as the body of a 400
+// response.
 func counterName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
 	if err := validateName(name); err != nil {

@@ -88,8 +88,8 @@ func TestDataCacheLifecycle(t *testing.T) {
 	assert.Equal(t, "HIT", xcache, "one second before the TTL ends")
 	assert.Equal(t, first, r)
 
-	// At the TTL the old body is served at once while one refresh runs;
-	// once it has stored its result, the new body is a hit.
+	// At the TTL the old body is served at once while one refresh runs.
+	// When the refresh has stored its result, the new body is a hit.
 	clk.Advance(time.Second)
 	xcache, r = ts.getData(t)
 	assert.Equal(t, "STALE", xcache, "at the TTL")
