@@ -207,7 +207,7 @@ func testBinaryExactAcrossCrash(t *testing.T, bin string) {
 	assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, remaining)
 
 	// Every admission was durable before its 200 went out, so a crash
-	// right now forgets none of them.
+	// right now loses none of them.
 	p.kill(t)
 	p = start(t, bin, dir, "-limit", "10", "-period", "1h")
 	r := check(t, p.base, "fresh")

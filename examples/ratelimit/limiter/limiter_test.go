@@ -2,41 +2,26 @@ package limiter
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/actor"
+	"github.com/durable-go/durable/actor/actortest"
 	"github.com/durable-go/durable/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// openSystem opens an actor system in dir driven by fake and closes it at
-// the end of the test.
-func openSystem(t testing.TB, dir string, fake *clock.Fake) *actor.System {
-	t.Helper()
-	sys, err := actor.Open(dir, &actor.Options{
-		Clock:  fake,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { sys.Close() })
-	return sys
-}
-
 // newTestLimiter returns a limiter on a fresh system in a temporary
 // directory, driven by a fake clock set to epoch.
 func newTestLimiter(t testing.TB, opts Options) (*Limiter, *clock.Fake) {
 	t.Helper()
-	fake := clock.NewFake(epoch)
-	l, err := New(openSystem(t, t.TempDir(), fake), opts)
+	sys := actortest.NewSystem(t, nil)
+	l, err := New(sys.System, opts)
 	require.NoError(t, err)
-	return l, fake
+	return l, sys.Clock
 }
 
 func allow(t testing.TB, l *Limiter, key string) Decision {
@@ -184,25 +169,23 @@ func TestAllowKeysAreIndependent(t *testing.T) {
 }
 
 func TestAllowStateSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	fake := clock.NewFake(epoch)
-	sys := openSystem(t, dir, fake)
-	l, err := New(sys, Options{Limit: 3, Period: time.Minute})
+	sys := actortest.NewSystem(t, nil)
+	l, err := New(sys.System, Options{Limit: 3, Period: time.Minute})
 	require.NoError(t, err)
 	for i := range 3 {
-		fake.Set(epoch.Add(time.Duration(i) * time.Second))
+		sys.Clock.Set(epoch.Add(time.Duration(i) * time.Second))
 		require.True(t, allow(t, l, "k").Allowed)
 	}
-	require.NoError(t, sys.Close())
 
-	fake.Set(epoch.Add(30 * time.Second))
-	l, err = New(openSystem(t, dir, fake), Options{Limit: 3, Period: time.Minute})
+	sys = sys.Restart(t)
+	sys.Clock.Set(epoch.Add(30 * time.Second))
+	l, err = New(sys.System, Options{Limit: 3, Period: time.Minute})
 	require.NoError(t, err)
 	d := allow(t, l, "k")
 	assert.False(t, d.Allowed)
 	assert.Equal(t, 30*time.Second, d.RetryAfter)
 
-	fake.Set(epoch.Add(time.Minute))
+	sys.Clock.Set(epoch.Add(time.Minute))
 	d = allow(t, l, "k")
 	assert.True(t, d.Allowed)
 	assert.Equal(t, 0, d.Remaining)
@@ -250,8 +233,7 @@ func TestAllowInvalidKey(t *testing.T) {
 }
 
 func TestNewDefaultsAndInvalidOptions(t *testing.T) {
-	fake := clock.NewFake(epoch)
-	sys := openSystem(t, t.TempDir(), fake)
+	sys := actortest.NewSystem(t, nil).System
 	l, err := New(sys, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultLimit, l.Limit())

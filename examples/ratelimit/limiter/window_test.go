@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/durable-go/durable/actor/actortest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// epoch is the start time of the fake clocks of actortest.
+var epoch = actortest.Epoch
 
 // step runs one decision on w at now and records the admission, as the
 // object does.
