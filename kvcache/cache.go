@@ -111,9 +111,10 @@ type CacheOptions[V any] struct {
 //
 // See the package documentation for its consistency guarantees.
 type Cache[V any] struct {
-	otter  *otter.Cache[string, *entry[V]]
+	otter  *otter.Cache[string, entry[V]]
 	load   func(ctx context.Context, key string) (V, int64, error)
-	clock  clock.Clock
+	nanos  nanoClock
+	coarse *otter.CoarseClock // otter's clock when nanos is the real one
 	logger *slog.Logger
 
 	// ns and codec are set for a cache made with NewNamespaceCache, which
@@ -181,6 +182,11 @@ type entry[V any] struct {
 
 func (e *entry[V]) expires() int64 { return max(e.fresh, e.stale, e.staleIfError) }
 
+// stripe picks the counter stripe of a read of e. The nanoseconds of the
+// entry's deadline differ from entry to entry, so readers of different keys
+// spread over the stripes.
+func (e *entry[V]) stripe() uint64 { return uint64(e.fresh ^ e.fresh>>16) }
+
 // NewCache returns a read-through cache that loads missing keys with load.
 // It has no namespace to write to: after changing the origin, call Set or
 // Invalidate.
@@ -229,7 +235,6 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 	}
 	c := &Cache[V]{
 		load:         load,
-		clock:        opts.Clock,
 		logger:       opts.Logger,
 		sizeOf:       opts.SizeOf,
 		ttl:          opts.TTL,
@@ -240,8 +245,14 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		loadTimeout:  opts.LoadTimeout,
 		seed:         maphash.MakeSeed(),
 	}
-	if c.clock == nil {
-		c.clock = clock.Real
+	c.nanos = newNanoClock(opts.Clock)
+	var otterClock otter.Clock = c.nanos
+	if _, real := c.nanos.(*monoClock); real {
+		// Otter's expiry only frees memory: the cache checks every deadline
+		// against c.nanos itself. So otter may read a clock that lags by up
+		// to a second, which costs an atomic load instead of a clock read.
+		c.coarse = otter.NewCoarseClock(time.Second)
+		otterClock = c.coarse
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -266,15 +277,15 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		c.shards[i].flights = make(map[string]*flight[V])
 	}
 	var err error
-	c.otter, err = otter.New(&otter.Options[string, *entry[V]]{
+	c.otter, err = otter.New(&otter.Options[string, entry[V]]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher:       func(_ string, e *entry[V]) uint32 { return e.weight },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry[V]]) time.Duration {
+		Weigher:       func(_ string, e entry[V]) uint32 { return e.weight },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry[V]]) time.Duration {
 			return time.Duration(e.Value.expires() - e.SnapshotAtNano)
 		}),
 		// The handler only counts, so it may run under otter's bucket lock.
 		OnAtomicDeletion: c.onDeletion,
-		Clock:            otterClock{c.clock},
+		Clock:            otterClock,
 		Logger:           otterLogger{c.logger},
 	})
 	if err != nil {
@@ -310,14 +321,14 @@ func defaultSizeOf[V any](_ string, v V) int {
 // found" is cached and as a Miss when it was loaded. If ctx ends while Get
 // waits, Get returns ctx.Err() and the load goes on for the others.
 func (c *Cache[V]) Get(ctx context.Context, key string) (V, Status, error) {
-	if e, ok := c.otter.GetEntry(key); ok && !c.closed.Load() {
-		now, ent := e.SnapshotAtNano, e.Value
+	if ent, ok := c.otter.GetIfPresent(key); ok && !c.closed.Load() {
+		now := c.nanos.NowNano()
 		if now < ent.fresh {
-			c.stats.hits.Add(1)
+			c.stats.hits.add(ent.stripe())
 			return ent.result(Hit)
 		}
 		if now < ent.stale {
-			c.stats.stale.Add(1)
+			c.stats.stale.add(ent.stripe())
 			c.startLoad(ctx, key)
 			return ent.result(Stale)
 		}
@@ -344,7 +355,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	f, fresh := c.startLoad(ctx, key)
 	if fresh != nil {
 		// A load finished between the lookup in Get and startLoad.
-		c.stats.hits.Add(1)
+		c.stats.hits.add(fresh.stripe())
 		return fresh.result(Hit)
 	}
 	c.stats.misses.Add(1)
@@ -361,9 +372,9 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	}
 	// Serve the current entry, not the one seen before the load: an
 	// invalidation or a write may have replaced it meanwhile.
-	if e, ok := c.otter.GetEntryQuietly(key); ok {
-		if ent := e.Value; ent.found && e.SnapshotAtNano < ent.staleIfError {
-			c.stats.stale.Add(1)
+	if ent, ok := c.otter.GetIfPresent(key); ok {
+		if ent.found && c.nanos.NowNano() < ent.staleIfError {
+			c.stats.stale.add(ent.stripe())
 			return ent.value, Stale, nil
 		}
 	}
@@ -382,9 +393,9 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string) (*flight[V], *entr
 	}
 	// Loads store their result under the shard lock, so this check sees
 	// every load that finished before it.
-	if e, ok := c.otter.GetEntryQuietly(key); ok && e.SnapshotAtNano < e.Value.fresh {
+	if ent, ok := c.otter.GetIfPresent(key); ok && c.nanos.NowNano() < ent.fresh {
 		s.mu.Unlock()
-		return nil, e.Value
+		return nil, &ent
 	}
 	f := &flight[V]{done: make(chan struct{})}
 	c.closeMu.RLock()
@@ -460,7 +471,7 @@ func (c *Cache[V]) callLoader(ctx context.Context, key string) (v V, exp int64, 
 // TTL of zero or less removes the key instead. The caller holds the
 // key's shard lock.
 func (c *Cache[V]) storeLocked(key string, v V, found bool, expiration int64) {
-	now := c.clock.Now().UnixNano()
+	now := c.nanos.NowNano()
 	var e *entry[V]
 	if found {
 		ttl := c.ttl
@@ -493,7 +504,7 @@ func (c *Cache[V]) storeLocked(key string, v V, found bool, expiration int64) {
 		size += int64(c.sizeOf(key, v))
 	}
 	e.weight = uint32(min(size, math.MaxUint32))
-	c.otter.Set(key, e)
+	c.otter.Set(key, *e)
 }
 
 // detachLocked makes the running load of key, if any, finish without
@@ -623,6 +634,9 @@ func (c *Cache[V]) Close() error {
 	c.cancel()
 	c.loads.Wait()
 	c.otter.StopAllGoroutines()
+	if c.coarse != nil {
+		c.coarse.Stop()
+	}
 	if c.metrics != nil {
 		return c.metrics.Unregister()
 	}
@@ -633,7 +647,7 @@ func (c *Cache[V]) shard(key string) *shard[V] {
 	return &c.shards[maphash.String(c.seed, key)%numShards]
 }
 
-func (c *Cache[V]) onDeletion(e otter.DeletionEvent[string, *entry[V]]) {
+func (c *Cache[V]) onDeletion(e otter.DeletionEvent[string, entry[V]]) {
 	if e.WasEvicted() {
 		c.stats.evictions.Add(1)
 	}
@@ -654,14 +668,42 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// otterClock gives otter the cache's clock, so entries expire on it.
-type otterClock struct{ c clock.Clock }
+// nanoClock is the time source of a Cache, shared with otter so that both
+// read one clock. NowNano returns Unix nanoseconds.
+type nanoClock interface {
+	otter.Clock
+}
 
-func (o otterClock) NowNano() int64 { return o.c.Now().UnixNano() }
+// newNanoClock adapts c. For the real clock it reads the monotonic clock
+// from a fixed start, which costs less than time.Now.
+func newNanoClock(c clock.Clock) nanoClock {
+	if c == nil || c == clock.Real {
+		now := time.Now()
+		return &monoClock{start: now, startNanos: now.UnixNano()}
+	}
+	return fakeableClock{c}
+}
+
+// monoClock returns the Unix time of its start plus the monotonic time
+// elapsed since, so wall clock steps do not move it.
+type monoClock struct {
+	start      time.Time
+	startNanos int64
+}
+
+func (m *monoClock) NowNano() int64 { return m.startNanos + int64(time.Since(m.start)) }
 
 // Tick returns nil: the cache does without otter's periodic clean-up and
 // removes expired entries during its regular maintenance.
-func (o otterClock) Tick(time.Duration) <-chan time.Time { return nil }
+func (m *monoClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// fakeableClock reads any clock.Clock, such as clock.Fake in tests.
+type fakeableClock struct{ c clock.Clock }
+
+func (f fakeableClock) NowNano() int64 { return f.c.Now().UnixNano() }
+
+// Tick returns nil, as monoClock.Tick does.
+func (f fakeableClock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // otterLogger routes otter's log lines to the cache's logger.
 type otterLogger struct{ l *slog.Logger }

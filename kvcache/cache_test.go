@@ -516,3 +516,22 @@ func TestCacheMetrics(t *testing.T) {
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	assert.Empty(t, rm.ScopeMetrics, "Close unregisters the metrics")
 }
+
+func TestCacheLoadTimeout(t *testing.T) {
+	o := newOrigin("k", "v")
+	release := o.hold()
+	defer release()
+	c := newTestCache(t, o, clock.NewFake(t0), &CacheOptions[string]{LoadTimeout: 20 * time.Millisecond})
+	r := get(c, "k")
+	assert.Equal(t, Miss, r.status)
+	require.ErrorIs(t, r.err, context.DeadlineExceeded)
+	assert.Equal(t, uint64(1), c.Stats().LoadErrors)
+}
+
+func TestNewCacheRejectsNilLoader(t *testing.T) {
+	_, err := NewCache[string](nil, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nil LoadFunc")
+	_, err = NewNamespaceCache[string](nil, String{}, nil)
+	require.Error(t, err)
+}

@@ -17,9 +17,9 @@ const meterName = "github.com/durable-go/durable/kvcache"
 // plain atomic adds, and the metric callback reads them, so a hit costs no
 // call into the metrics SDK.
 type counters struct {
-	hits       atomic.Uint64
+	hits       stripedCounter
+	stale      stripedCounter
 	misses     atomic.Uint64
-	stale      atomic.Uint64
 	loads      atomic.Uint64
 	loadErrors atomic.Uint64
 	evictions  atomic.Uint64
@@ -46,9 +46,9 @@ type CacheStats struct {
 func (c *Cache[V]) Stats() CacheStats {
 	s := &c.stats
 	return CacheStats{
-		Hits:        s.hits.Load(),
+		Hits:        s.hits.load(),
 		Misses:      s.misses.Load(),
-		StaleServes: s.stale.Load(),
+		StaleServes: s.stale.load(),
 		Loads:       s.loads.Load(),
 		LoadErrors:  s.loadErrors.Load(),
 		Evictions:   s.evictions.Load(),
@@ -64,15 +64,15 @@ func registerMetrics(mp metric.MeterProvider, name string, s *counters) (metric.
 	m := mp.Meter(meterName)
 	type instrument struct {
 		name, desc string
-		value      *atomic.Uint64
+		value      func() uint64
 	}
 	defs := []instrument{
-		{"kvcache.cache.hits", "Gets answered from a fresh cache entry.", &s.hits},
-		{"kvcache.cache.misses", "Gets that waited for a load.", &s.misses},
-		{"kvcache.cache.stale", "Gets that returned a value past its TTL.", &s.stale},
-		{"kvcache.cache.loads", "Calls of the loader, refreshes included.", &s.loads},
-		{"kvcache.cache.load_errors", "Loader calls that failed.", &s.loadErrors},
-		{"kvcache.cache.evictions", "Entries removed for space or on expiry.", &s.evictions},
+		{"kvcache.cache.hits", "Gets answered from a fresh cache entry.", s.hits.load},
+		{"kvcache.cache.misses", "Gets that waited for a load.", s.misses.Load},
+		{"kvcache.cache.stale", "Gets that returned a value past its TTL.", s.stale.load},
+		{"kvcache.cache.loads", "Calls of the loader, refreshes included.", s.loads.Load},
+		{"kvcache.cache.load_errors", "Loader calls that failed.", s.loadErrors.Load},
+		{"kvcache.cache.evictions", "Entries removed for space or on expiry.", s.evictions.Load},
 	}
 	insts := make([]metric.Int64ObservableCounter, len(defs))
 	observables := make([]metric.Observable, len(defs))
@@ -86,7 +86,7 @@ func registerMetrics(mp metric.MeterProvider, name string, s *counters) (metric.
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", name)))
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for i, d := range defs {
-			o.ObserveInt64(insts[i], int64(d.value.Load()), attrs)
+			o.ObserveInt64(insts[i], int64(d.value()), attrs)
 		}
 		return nil
 	}, observables...)
@@ -94,4 +94,31 @@ func registerMetrics(mp metric.MeterProvider, name string, s *counters) (metric.
 		return nil, fmt.Errorf("kvcache: new cache: register metrics: %w", err)
 	}
 	return reg, nil
+}
+
+// counterStripes is the number of cache lines a stripedCounter spreads
+// its adds over.
+const counterStripes = 16
+
+// stripedCounter is a counter for the hit path. Goroutines reading
+// different keys add to different cache lines, so parallel hits do not
+// contend on one line.
+type stripedCounter struct {
+	stripes [counterStripes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+// add adds one to the stripe picked by stripe.
+func (c *stripedCounter) add(stripe uint64) {
+	c.stripes[stripe%counterStripes].n.Add(1)
+}
+
+func (c *stripedCounter) load() uint64 {
+	var sum uint64
+	for i := range c.stripes {
+		sum += c.stripes[i].n.Load()
+	}
+	return sum
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/durable-go/durable/clock"
 	"github.com/durable-go/durable/storage"
@@ -118,14 +119,15 @@ type Namespace struct {
 }
 
 // writeLocks maps a database and key space name to the mutex its writers
-// share.
+// share. The key holds the database weakly, so a closed database can be
+// collected.
 //
 // NOTE: entries are never removed; there is one per namespace name ever
-// opened on a database, which is a few bytes each.
+// opened on a database, a few dozen bytes each.
 var writeLocks sync.Map // writeLockKey -> *sync.Mutex
 
 type writeLockKey struct {
-	db   *storage.DB
+	db   weak.Pointer[storage.DB]
 	name string
 }
 
@@ -141,7 +143,7 @@ func Open(db *storage.DB, name string, opts *Options) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvcache: open namespace %q: %w", name, err)
 	}
-	mu, _ := writeLocks.LoadOrStore(writeLockKey{db, name}, new(sync.Mutex))
+	mu, _ := writeLocks.LoadOrStore(writeLockKey{weak.Make(db), name}, new(sync.Mutex))
 	ns := &Namespace{
 		name:    name,
 		ks:      ks,
