@@ -43,9 +43,15 @@ type appConfig struct {
 	// RatePeriod is the rate limit's sliding window. The default is 10 s.
 	RatePeriod time.Duration
 	// WebSocket bounds each member's send queue and messages; see
-	// edgehttp.WebSocketOptions for the defaults.
+	// edgehttp.WebSocketOptions for the defaults, except that ReadLimit
+	// defaults to defaultReadLimit.
 	WebSocket edgehttp.WebSocketOptions
 }
+
+// defaultReadLimit bounds one client frame. The largest valid frame, a
+// message of 256 characters each escaped as a 12-byte surrogate pair, is
+// about 3 KiB; a larger frame closes the socket with 1009.
+const defaultReadLimit = 8 << 10
 
 // app is the chat server's runtime: the actor system with its room and
 // limiter namespaces, and the HTTP handler in front of them.
@@ -66,6 +72,9 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 	}
 	if cfg.RatePeriod == 0 {
 		cfg.RatePeriod = defaultRatePeriod
+	}
+	if cfg.WebSocket.ReadLimit == 0 {
+		cfg.WebSocket.ReadLimit = defaultReadLimit
 	}
 	sys, err := actor.Open(dir, &actor.Options{
 		Logger:      cfg.Logger,
