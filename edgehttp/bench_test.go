@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +110,7 @@ func runLoad(b *testing.B, h http.Handler, path string) {
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpuStart := processCPU(b)
 	start := time.Now()
 	for w := range benchConns {
 		wg.Go(func() {
@@ -126,6 +128,7 @@ func runLoad(b *testing.B, h http.Handler, path string) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpuStart
 	b.StopTimer()
 	if err := failed.Load(); err != nil {
 		b.Fatal(*err)
@@ -136,6 +139,18 @@ func runLoad(b *testing.B, h http.Handler, path string) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(percentile(all, 0.50).Microseconds()), "p50-us")
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds()), "p99-us")
+	// CPU time of the whole process per request, client included: less
+	// sensitive than req/s to other load on the machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
+}
+
+// processCPU returns the user and system CPU time the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func fetch(client *http.Client, url string) error {
