@@ -202,6 +202,11 @@ func (db *DB) fail(cause error) error {
 // apply commits b without waiting for the fsync, and returns the handle
 // that waits for it.
 func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
+	return db.applyTo(b, &Handle{})
+}
+
+// applyTo is apply with the Handle to fill in, which must be unused.
+func (db *DB) applyTo(b *pebble.Batch, h *Handle) (*Handle, error) {
 	if err := db.enter(); err != nil {
 		b.Close()
 		return nil, err
@@ -210,7 +215,8 @@ func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
 	if err := db.applyNoSyncWait(b); err != nil {
 		return nil, err
 	}
-	return &Handle{db: db, batch: b}, nil
+	h.db, h.batch = db, b
+	return h, nil
 }
 
 // applyNoSyncWait calls Pebble's ApplyNoSyncWait and turns its panics into

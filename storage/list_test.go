@@ -83,6 +83,16 @@ func TestListValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.Equal(t, "value", string(v))
+
+	// Entries share memory, but an append to one value leaves the next alone.
+	require.NoError(t, tx.Put("a", []byte("1")))
+	require.NoError(t, tx.Put("e", nil))
+	l, err = tx.List(ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, l, 3)
+	_ = append(l[0].Value, "zzzz"...)
+	assert.Equal(t, []Entry{{"a", []byte("1")}, {"e", []byte{}}, {"k", []byte("value")}}, l)
+	assert.NotNil(t, l[1].Value, "an empty value is not nil")
 }
 
 func TestListOptionErrors(t *testing.T) {

@@ -51,7 +51,7 @@ type alarmWrite struct {
 
 // layer holds the writes of one transaction level.
 type layer struct {
-	writes map[string]write
+	writes writeSet
 	// cleared means DeleteAll ran at this level: everything below it,
 	// durable data included, is hidden.
 	cleared bool
@@ -64,6 +64,7 @@ type txnState struct {
 	layers []*layer
 	done   bool
 	keyBuf []byte // scratch space for encoded keys
+	handle Handle // returned by Commit, to save an allocation
 }
 
 // rootTxn holds a Txn from Begin together with the state and buffers it
@@ -75,6 +76,7 @@ type rootTxn struct {
 	rootLayers [1]*layer
 	prefixBuf  [objectPrefix]byte
 	upperBuf   [objectPrefix]byte
+	smallBuf   [2]keyWrite // the first writes of the root layer
 }
 
 // Txn is the pending write set of one object for one turn. Reads see the
@@ -107,6 +109,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 			break
 		}
 	}
+	r.root.writes.small = r.smallBuf[:0]
 	r.rootLayers[0] = &r.root
 	r.st.layers = r.rootLayers[:]
 	r.txn = Txn{
@@ -168,7 +171,7 @@ func (t *Txn) checkValue(key string, v []byte) error {
 func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 	for i := len(t.st.layers) - 1; i >= 0; i-- {
 		l := t.st.layers[i]
-		if w, ok := l.writes[key]; ok {
+		if w, ok := l.writes.get(key); ok {
 			if w.deleted {
 				return nil, false, nil
 			}
@@ -183,11 +186,7 @@ func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 }
 
 func (t *Txn) top() *layer {
-	l := t.st.layers[len(t.st.layers)-1]
-	if l.writes == nil {
-		l.writes = make(map[string]write)
-	}
-	return l
+	return t.st.layers[len(t.st.layers)-1]
 }
 
 // Get returns the value stored under key, or nil and false when there is
@@ -247,7 +246,7 @@ func (t *Txn) Put(key string, value []byte) error {
 	if c == nil {
 		c = []byte{}
 	}
-	t.top().writes[key] = write{value: c}
+	t.top().writes.set(key, write{value: c})
 	return nil
 }
 
@@ -274,7 +273,7 @@ func (t *Txn) PutMany(entries map[string][]byte) error {
 		if c == nil {
 			c = []byte{}
 		}
-		top.writes[k] = write{value: c}
+		top.writes.set(k, write{value: c})
 	}
 	return nil
 }
@@ -317,7 +316,7 @@ func (t *Txn) DeleteMany(keys []string) (int, error) {
 	}
 	top := t.top()
 	for _, k := range keys {
-		top.writes[k] = write{deleted: true}
+		top.writes.set(k, write{deleted: true})
 	}
 	return n, nil
 }
@@ -329,7 +328,7 @@ func (t *Txn) DeleteAll() error {
 	}
 	defer t.st.mu.Unlock()
 	top := t.top()
-	clear(top.writes)
+	top.writes.clear()
 	top.cleared = true
 	top.alarm = &alarmWrite{deleted: true}
 	return nil
@@ -365,6 +364,8 @@ func listBounds(opts ListOptions) (lo, hi []byte, err error) {
 }
 
 // List returns the object's keys and values in the range opts selects.
+// The entries share one allocation for keys and one for values, so keeping
+// any of them keeps all of them in memory.
 func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 	lo, hi, err := listBounds(opts)
 	if err != nil {
@@ -382,15 +383,18 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 	}
 
 	// Fold the layers into one view of pending writes.
-	pending := make(map[string]write)
+	var pending map[string]write
 	hidden := false
 	for _, l := range t.st.layers {
 		if l.cleared {
 			clear(pending)
 			hidden = true
 		}
-		for k, w := range l.writes {
+		for k, w := range l.writes.all() {
 			if inRange(k) {
+				if pending == nil {
+					pending = make(map[string]write)
+				}
 				pending[k] = w
 			}
 		}
@@ -410,10 +414,18 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 			return nil, err
 		}
 		defer t.db.leave()
-		iopts := &pebble.IterOptions{LowerBound: appendUserKey(t.prefix, string(lo)), UpperBound: t.upper}
+		// Both bounds live in the key buffer; Pebble keeps them until the
+		// iterator is closed, before List returns.
+		buf := append(t.st.keyBuf[:0], t.prefix...)
+		buf = append(buf, lo...)
+		iopts := &pebble.IterOptions{LowerBound: buf, UpperBound: t.upper}
 		if hi != nil {
-			iopts.UpperBound = appendUserKey(t.prefix, string(hi))
+			buf = append(buf, t.prefix...)
+			buf = append(buf, hi...)
+			iopts.UpperBound = buf[len(t.prefix)+len(lo):]
 		}
+		iopts.LowerBound = buf[:len(t.prefix)+len(lo)]
+		t.st.keyBuf = buf
 		it, err = t.db.pdb.NewIter(iopts)
 		if err != nil {
 			return nil, fmt.Errorf("storage: list: %w", err)
@@ -426,7 +438,7 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 // mergeList merges the durable keys of it with the pending writes, in the
 // order opts asks for, up to opts.Limit entries.
 func mergeList(it *pebble.Iterator, prefix []byte, pending map[string]write, pkeys []string, opts ListOptions) ([]Entry, error) {
-	var out []Entry
+	var out entryArena
 	valid := false
 	if it != nil {
 		if opts.Reverse {
@@ -443,37 +455,37 @@ func mergeList(it *pebble.Iterator, prefix []byte, pending map[string]write, pke
 		}
 	}
 	// before reports whether a comes before b in the listing order.
-	before := func(a, b string) bool {
+	before := func(a, b []byte) bool {
 		if opts.Reverse {
-			return a > b
+			return bytes.Compare(a, b) > 0
 		}
-		return a < b
+		return bytes.Compare(a, b) < 0
 	}
 	pi := 0
-	for opts.Limit == 0 || len(out) < opts.Limit {
-		var dk string
+	for opts.Limit == 0 || out.len() < opts.Limit {
+		var dk []byte
 		if valid {
-			dk = string(it.Key()[len(prefix):])
+			dk = it.Key()[len(prefix):]
 		}
 		switch {
-		case pi < len(pkeys) && (!valid || !before(dk, pkeys[pi])):
+		case pi < len(pkeys) && (!valid || !before(dk, []byte(pkeys[pi]))):
 			k := pkeys[pi]
 			pi++
-			if valid && dk == k {
+			if valid && string(dk) == k {
 				advance()
 			}
 			if w := pending[k]; !w.deleted {
-				out = append(out, Entry{Key: k, Value: bytes.Clone(w.value)})
+				out.add([]byte(k), w.value)
 			}
 		case valid:
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return nil, fmt.Errorf("storage: list: %w", err)
 			}
-			out = append(out, Entry{Key: dk, Value: bytes.Clone(v)})
+			out.add(dk, v)
 			advance()
 		default:
-			return out, nil
+			return out.entries(), nil
 		}
 	}
 	if it != nil {
@@ -481,7 +493,51 @@ func mergeList(it *pebble.Iterator, prefix []byte, pending map[string]write, pke
 			return nil, fmt.Errorf("storage: list: %w", err)
 		}
 	}
-	return out, nil
+	return out.entries(), nil
+}
+
+// entryArena collects the keys and values of a listing in two buffers, so
+// that a List of n entries makes a few allocations instead of 2n. The
+// entries it returns share that memory.
+type entryArena struct {
+	keys, values []byte
+	ends         []int // end offsets in keys and values, two per entry
+}
+
+func (a *entryArena) len() int { return len(a.ends) / 2 }
+
+func (a *entryArena) add(key, value []byte) {
+	if a.ends == nil {
+		// Guess room for 64 entries like the first, to skip most of the
+		// buffers' regrowth.
+		a.keys = make([]byte, 0, 64*len(key))
+		a.values = make([]byte, 0, 64*len(value))
+		a.ends = make([]int, 0, 2*64)
+	}
+	a.keys = append(a.keys, key...)
+	a.values = append(a.values, value...)
+	a.ends = append(a.ends, len(a.keys), len(a.values))
+}
+
+func (a *entryArena) entries() []Entry {
+	if len(a.ends) == 0 {
+		return nil
+	}
+	keys := string(a.keys)
+	values := a.values
+	if values == nil {
+		values = []byte{}
+	}
+	out := make([]Entry, a.len())
+	ks, vs := 0, 0
+	for i := range out {
+		ke, ve := a.ends[2*i], a.ends[2*i+1]
+		// The capacity limit keeps an append to one value from
+		// overwriting the next.
+		out[i] = Entry{Key: keys[ks:ke], Value: values[vs:ve:ve]}
+		ks, vs = ke, ve
+	}
+	return out
 }
 
 // Transaction runs fn with a nested transaction. Writes made through tx are
@@ -520,14 +576,11 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 // mergeLayer applies the writes of the nested layer src onto dst.
 func mergeLayer(dst, src *layer) {
 	if src.cleared {
-		clear(dst.writes)
+		dst.writes.clear()
 		dst.cleared = true
 	}
-	if dst.writes == nil {
-		dst.writes = make(map[string]write, len(src.writes))
-	}
-	for k, w := range src.writes {
-		dst.writes[k] = w
+	for k, w := range src.writes.all() {
+		dst.writes.set(k, w)
 	}
 	if src.alarm != nil {
 		dst.alarm = src.alarm
@@ -578,7 +631,7 @@ func (t *Txn) Empty() bool {
 	t.st.mu.Lock()
 	defer t.st.mu.Unlock()
 	for _, l := range t.st.layers {
-		if len(l.writes) > 0 || l.cleared || l.alarm != nil {
+		if l.writes.len() > 0 || l.cleared || l.alarm != nil {
 			return false
 		}
 	}
@@ -613,7 +666,7 @@ func (t *Txn) Commit() (*Handle, error) {
 	for _, l := range layers[1:] {
 		mergeLayer(base, l)
 	}
-	if len(base.writes) == 0 && !base.cleared && base.alarm == nil {
+	if base.writes.len() == 0 && !base.cleared && base.alarm == nil {
 		return doneHandle, nil
 	}
 	b := t.db.pdb.NewBatch()
@@ -621,7 +674,7 @@ func (t *Txn) Commit() (*Handle, error) {
 		_ = b.DeleteRange(t.prefix, t.upper, nil)
 	}
 	key := append(t.st.keyBuf[:0], t.prefix...)
-	for k, w := range base.writes {
+	for k, w := range base.writes.all() {
 		// Pebble copies the key into the batch, so key is reused.
 		key = append(key[:objectPrefix], k...)
 		if w.deleted {
@@ -638,5 +691,5 @@ func (t *Txn) Commit() (*Handle, error) {
 			return nil, err
 		}
 	}
-	return t.db.apply(b)
+	return t.db.applyTo(b, &t.st.handle)
 }
