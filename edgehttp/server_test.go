@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -252,4 +254,21 @@ func TestServerTraceReachesTurn(t *testing.T) {
 	assert.Contains(t, inTrace, "actor.fetch", "the stub call continues the request's trace")
 	assert.Contains(t, inTrace, "actor.turn")
 	assert.Contains(t, inTrace, "actor.commit")
+}
+
+func TestServerStopsOnSIGTERM(t *testing.T) {
+	logs := newLogCapture()
+	srv := edgehttp.NewServer("127.0.0.1:0", http.NotFoundHandler(), &edgehttp.ServerOptions{
+		Logger: slog.New(logs),
+	})
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(context.Background()) }()
+	receive(t, srv.Ready())
+
+	// Run watches for the signal from before it listens, so the signal
+	// cannot reach the default handler and end the test process.
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	assert.NoError(t, receive(t, done))
+	assert.Len(t, logs.find("edgehttp: shutting down"), 1)
+	assert.Len(t, logs.find("edgehttp: stopped"), 1)
 }
