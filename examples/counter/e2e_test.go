@@ -42,6 +42,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("ConcurrentPostsOneName", func(t *testing.T) { testConcurrentPostsOneName(t, bin) })
 	t.Run("ConcurrentPostsTwentyNames", func(t *testing.T) { testConcurrentPostsTwentyNames(t, bin) })
 	t.Run("CleanRestart", func(t *testing.T) { testCleanRestart(t, bin) })
+	t.Run("GracefulStopUnderLoad", func(t *testing.T) { testGracefulStopUnderLoad(t, bin) })
 	t.Run("CrashRestart", func(t *testing.T) { testCrashRestart(t, bin) })
 	t.Run("BenchCommand", func(t *testing.T) { testBenchCommand(t, bin) })
 }
@@ -349,6 +350,66 @@ func testCleanRestart(t *testing.T, bin string) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(6), v)
 	require.NoError(t, c.stop(t, os.Interrupt), "SIGINT stops cleanly too")
+}
+
+// testGracefulStopUnderLoad sends SIGTERM while clients POST in a loop.
+// Every request the server accepted gets its response before the process
+// exits, so after a restart each counter equals the number of successful
+// POSTs exactly: none was lost and none was applied without a response.
+func testGracefulStopUnderLoad(t *testing.T, bin string) {
+	const clients = 16
+	names := []string{"graceful-a", "graceful-b"}
+	dir := t.TempDir()
+	c := startChild(t, bin, dir)
+	client := newClient()
+
+	var mu sync.Mutex
+	succeeded := make(map[string]int64)
+	signaled := make(chan struct{})
+	progress := make(chan struct{}, 1024)
+	var wg sync.WaitGroup
+	for i := range clients {
+		name := names[i%len(names)]
+		wg.Go(func() {
+			for {
+				if _, err := c.increment(client, name); err != nil {
+					select {
+					case <-signaled:
+					default:
+						t.Errorf("POST %s before SIGTERM: %v", name, err)
+					}
+					return
+				}
+				mu.Lock()
+				succeeded[name]++
+				mu.Unlock()
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	clientsDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(clientsDone)
+	}()
+	for range 200 {
+		select {
+		case <-progress:
+		case <-clientsDone:
+			t.Fatal("every client stopped before SIGTERM")
+		}
+	}
+	close(signaled)
+	require.NoError(t, c.stop(t, syscall.SIGTERM), "a stop under load exits with status 0")
+	<-clientsDone
+
+	c = startChild(t, bin, dir)
+	for _, name := range names {
+		assert.Equal(t, succeeded[name], c.value(t, client, name), name)
+	}
 }
 
 // testCrashRestart kills the server with SIGKILL under concurrent POST
