@@ -20,7 +20,7 @@ const (
 	defaultRateLimit  = 20
 	defaultRatePeriod = 10 * time.Second
 	// roomNamespace and limiterNamespace name the object namespaces in
-	// the data directory; changing them orphans stored rooms.
+	// the data directory. Renaming one orphans what is stored under it.
 	roomNamespace    = "ROOMS"
 	limiterNamespace = "chat-ratelimit"
 )
@@ -37,13 +37,13 @@ type appConfig struct {
 	// means the runtime's default of one minute.
 	IdleTimeout time.Duration
 	// RateLimit is the number of messages one client IP address may send
-	// in any RatePeriod-long span, over all rooms. The default is 20; a
+	// in any RatePeriod-long span, over all rooms. The default is 20. A
 	// negative value turns rate limiting off.
 	RateLimit int
 	// RatePeriod is the rate limit's sliding window. The default is 10 s.
 	RatePeriod time.Duration
-	// WebSocket bounds each member's send queue and messages; see
-	// edgehttp.WebSocketOptions for the defaults, except that ReadLimit
+	// WebSocket bounds each member's send queue and frames. Its defaults
+	// are those of edgehttp.WebSocketOptions, except that ReadLimit
 	// defaults to defaultReadLimit.
 	WebSocket edgehttp.WebSocketOptions
 }
@@ -76,6 +76,7 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 	if cfg.WebSocket.ReadLimit == 0 {
 		cfg.WebSocket.ReadLimit = defaultReadLimit
 	}
+
 	sys, err := actor.Open(dir, &actor.Options{
 		Logger:      cfg.Logger,
 		Clock:       cfg.Clock,
@@ -84,6 +85,7 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatroom: open %s: %w", dir, err)
 	}
+
 	a := &app{sys: sys}
 	var lim *limiter.Limiter
 	if cfg.RateLimit > 0 {
@@ -98,6 +100,7 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 		}
 		a.limiter = lim
 	}
+
 	a.rooms, err = actor.Register(sys, roomNamespace, func(s *actor.State) *Room {
 		return newRoom(s, lim)
 	})

@@ -307,7 +307,7 @@ func TestRateLimitPerIP(t *testing.T) {
 	a.say("one too many")
 	a.expectError("retry in 30 seconds")
 
-	// The refused message reached nobody, and bob's limit is his own.
+	// The refused message was not broadcast, and bob's limit is his own.
 	b.say("b0")
 	assert.Equal(t, "b0", *a.nextMessage().Message)
 	got := []string{*b.nextMessage().Message, *b.nextMessage().Message, *b.nextMessage().Message}
@@ -329,7 +329,7 @@ func TestCleanCloseAnswered(t *testing.T) {
 	b.join("bob")
 	a.next() // {"joined": "bob"}
 
-	// Close returns nil only if the server answered the close frame.
+	// Close returns nil only if the server replied to the close frame.
 	require.NoError(t, b.conn.Close(websocket.StatusNormalClosure, "bye"))
 	assert.Equal(t, "bob", *a.next().Quit)
 }
@@ -430,7 +430,7 @@ func TestHibernationKeepsMembers(t *testing.T) {
 		assert.Greater(t, *f.Timestamp, *first.Timestamp)
 	}
 
-	// The woken room still knows both members and its history.
+	// The woken room still lists both members and has its history.
 	require.NoError(t, s.app.rooms.Evict(context.Background(), s.app.rooms.IDFromName("sleepy")))
 	c := s.dial("sleepy", dialOptions{})
 	c.sendJSON(map[string]string{"name": "ann"})

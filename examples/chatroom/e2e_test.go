@@ -134,7 +134,7 @@ func TestBinary(t *testing.T) {
 	c.say("kept across restarts")
 	first := c.nextMessage()
 
-	// A graceful stop tells members the server is going away.
+	// A graceful stop closes members' sockets with 1001 (going away).
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.terminate(t) }()
 	_, err = c.read(processTimeout)

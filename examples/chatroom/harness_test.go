@@ -112,7 +112,7 @@ func (s *testServer) stop() {
 
 // restart stops the server and starts a new one on the same directory.
 // Its clients are closed first, so the shutdown need not wait for clients
-// that are not reading to answer the server's close frame.
+// that are not reading to reply to the server's close frame.
 func (s *testServer) restart() *testServer {
 	for _, c := range s.clients {
 		c.conn.CloseNow()

@@ -97,7 +97,7 @@ func parseLoadText(s string) (index, seq int, sent time.Time, err error) {
 }
 
 // loopbackIP returns a distinct loopback address for member i, so the
-// server's per-address rate limit sees every member as its own client.
+// server's per-address rate limit treats every member as its own client.
 func loopbackIP(i int) string {
 	return fmt.Sprintf("127.1.%d.%d", i/250, i%250+1)
 }

@@ -25,7 +25,7 @@ const messagePrefix = "msg/"
 func messageKey(ts int64) string { return fmt.Sprintf("%s%016d", messagePrefix, ts) }
 
 // member is the attachment of each socket. The runtime keeps it while the
-// room is evicted, so a hibernated room still knows who is connected.
+// room is evicted, so a woken room can still list who is connected.
 type member struct {
 	// Name is empty until the client has sent its name frame.
 	Name string `json:"name,omitempty"`
@@ -102,9 +102,9 @@ func clientIP(req *http.Request) string {
 // WebSocketMessage handles one frame of a member: the name frame before it
 // has joined, chat messages after.
 //
-// Every failure is answered with an error frame and a nil error: a turn
-// that returns an error commits nothing and sends nothing, the error frame
-// included.
+// Every failure sends the member an error frame and returns nil, because a
+// turn that returns an error commits nothing and sends nothing, not even
+// the error frame.
 func (r *Room) WebSocketMessage(ctx context.Context, ws *edgehttp.WebSocket, typ websocket.MessageType, data []byte) error {
 	m := r.member(ctx, ws)
 	if typ != websocket.MessageText {
@@ -131,6 +131,7 @@ func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		r.send(ctx, ws, errorFrame(`send your name first, as {"name": "..."}`))
 		return nil
 	}
+
 	name := *f.Name
 	if err := validateMemberName(name); err != nil {
 		r.send(ctx, ws, errorFrame(err.Error()))
@@ -143,6 +144,7 @@ func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 			return nil
 		}
 	}
+
 	history, err := r.state.Storage().List(storage.ListOptions{
 		Prefix: messagePrefix, Reverse: true, Limit: historySize,
 	})
@@ -151,11 +153,13 @@ func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		r.send(ctx, ws, errorFrame("could not load the room's history; send your name again"))
 		return nil
 	}
+
 	m.Name = name
 	if err := ws.SetAttachment(m); err != nil {
 		// A member attachment is far below the size limit.
 		panic(fmt.Sprintf("chatroom: set socket attachment: %v", err))
 	}
+
 	for _, o := range others {
 		r.send(ctx, ws, joinedFrame(o.name))
 	}
@@ -163,6 +167,7 @@ func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		r.send(ctx, ws, history[i].Value)
 	}
 	r.send(ctx, ws, readyFrame())
+
 	announce := joinedFrame(name)
 	for _, o := range others {
 		r.send(ctx, o.ws, announce)
