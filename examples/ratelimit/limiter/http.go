@@ -32,6 +32,10 @@ type KeyFunc func(r *http.Request) (string, error)
 // taken from r.RemoteAddr. It ignores X-Forwarded-For and similar headers,
 // which any client can set; behind a proxy, pass a KeyFunc that reads the
 // header the proxy sets.
+//
+// NOTE: each IPv6 address is its own key, but one IPv6 client often holds
+// a whole /64 prefix. To limit such clients, pass a KeyFunc that masks the
+// address to its prefix.
 func ClientIP(r *http.Request) (string, error) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
