@@ -250,3 +250,15 @@ func TestNewDefaultsAndInvalidOptions(t *testing.T) {
 	_, err = New(sys, Options{})
 	assert.Error(t, err, "a second limiter in the same namespace")
 }
+
+func TestAllowAfterEviction(t *testing.T) {
+	l, fake := newTestLimiter(t, Options{Limit: 2, Period: time.Minute})
+	require.True(t, allow(t, l, "k").Allowed)
+	fake.Advance(10 * time.Second)
+	require.True(t, allow(t, l, "k").Allowed)
+	actortest.Evict(t, l.ns, l.ns.IDFromName("k"))
+
+	d := allow(t, l, "k")
+	assert.False(t, d.Allowed)
+	assert.Equal(t, 50*time.Second, d.RetryAfter)
+}
