@@ -138,3 +138,29 @@ func BenchmarkXTimeRate(b *testing.B) {
 		})
 	}
 }
+
+// noop is an object with no state, for BenchmarkCallFloor.
+type noop struct{}
+
+// BenchmarkCallFloor measures a Call that does nothing on one object, the
+// runtime's cost per turn without storage, as a floor for BenchmarkAllow.
+func BenchmarkCallFloor(b *testing.B) {
+	sys, err := actor.Open(b.TempDir(), &actor.Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sys.Close()
+	ns, err := actor.Register(sys, "noop", func(*actor.State) *noop { return &noop{} })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	c := benchCase{keys: 1}
+	c.run(b, func(key string) (bool, error) {
+		return actor.Call(ctx, ns.Get(ns.IDFromName(key)), func(context.Context, *noop) (bool, error) {
+			return true, nil
+		})
+	})
+}
