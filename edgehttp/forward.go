@@ -207,7 +207,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var up *upgrade
 	if isUpgradeRequest(r) {
-		up = &upgrade{forwarder: f, decided: make(chan error, 1)}
+		up = &upgrade{forwarder: f, id: id, decided: make(chan error, 1)}
 		ctx = context.WithValue(ctx, upgradeKey{}, up)
 	}
 	out = out.WithContext(ctx)

@@ -31,6 +31,8 @@ type recorder struct {
 	ctxErr chan error
 	// closes receives every WebSocketClose.
 	closes chan closeEvent
+	// binding is the test namespace, for objects that call others.
+	binding actor.Binding
 }
 
 type closeEvent struct {
@@ -91,6 +93,23 @@ func (o *testObject) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "ws":
 		o.accept(w, r)
+	case "relay":
+		// Pass the request on to the object named by the query's "to",
+		// which accepts it as a WebSocket.
+		name := r.URL.Query().Get("to")
+		if name == o.state.ID().Name() {
+			o.accept(w, r)
+			return
+		}
+		to := o.rec.binding.IDFromName(name)
+		resp, err := o.rec.binding.Fetch(r.Context(), to, r.WithContext(r.Context()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 	default:
 		http.NotFound(w, r)
 	}
@@ -213,6 +232,7 @@ func newHarness(t testing.TB, fopts *edgehttp.ForwardOptions, aopts *actor.Optio
 		return &testObject{state: s, rec: h.rec}
 	})
 	require.NoError(t, err)
+	h.rec.binding = h.ns
 	h.plain, err = actor.Register(h.sys, "PLAIN", func(*actor.State) *plainObject { return &plainObject{} })
 	require.NoError(t, err)
 

@@ -127,6 +127,8 @@ type upgradeKey struct{}
 // Forward, which performs the real upgrade after the turn.
 type upgrade struct {
 	forwarder *forwarder
+	// id is the object Forward sent the request to.
+	id actor.ID
 	// decided receives the outcome of the turn that accepted the socket,
 	// once its writes are durable.
 	decided chan error
@@ -229,6 +231,11 @@ func AcceptWebSocket(w http.ResponseWriter, r *http.Request, opts *AcceptOptions
 	up, _ := r.Context().Value(upgradeKey{}).(*upgrade)
 	state := actor.FromContext(r.Context())
 	if up == nil || state == nil {
+		return nil, ErrNotForwarded
+	}
+	if state.Namespace() != up.forwarder.binding.Name() || !state.ID().Equal(up.id) {
+		// The object that received the request from Forward passed it on
+		// to another object; only the first can hold the socket.
 		return nil, ErrNotForwarded
 	}
 	var o AcceptOptions

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -417,4 +418,19 @@ func TestWebSocketSendOutsideTurn(t *testing.T) {
 	assert.ErrorIs(t, ws.SendText(context.Background(), "late"), edgehttp.ErrWebSocketClosed)
 	_, _, err = c.Read(context.Background())
 	assert.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+}
+
+func TestAcceptWebSocketPassedOn(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(h.url, "http") + "/obj/front/ws/relay?to=back"
+	// The path ends in "relay", so the front object passes the request to
+	// the back object, whose accept must fail: only the object Forward
+	// chose can hold the socket.
+	_, resp, err := websocket.Dial(ctx, url, nil)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, 0, h.sockets(t, "front", ""))
+	assert.Equal(t, 0, h.sockets(t, "back", ""))
 }
