@@ -171,6 +171,7 @@ func runBench(ctx context.Context, cfg benchConfig, out io.Writer) error {
 		results = append(results, r)
 	}
 	writeBenchTable(out, results)
+	writeRatios(out, results[1], results[0])
 	return nil
 }
 
@@ -279,6 +280,19 @@ func writeBenchTable(out io.Writer, results []benchResult) {
 			strconv.Itoa(r.Requests), strconv.FormatFloat(r.RequestsPerSecond(), 'f', 0, 64),
 			formatLatency(r.P50), formatLatency(r.P90), formatLatency(r.P99), strconv.Itoa(r.Errors))
 	}
+}
+
+// writeRatios compares the row r with the reference row ref: for the
+// counter against the greeting, the cost of a turn and a durable write.
+func writeRatios(out io.Writer, r, ref benchResult) {
+	if ref.RequestsPerSecond() == 0 || ref.P50 == 0 || ref.P99 == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\n%s against %s: %.2fx requests/s, %.2fx p50, %.2fx p99\n",
+		r.Label, ref.Label,
+		r.RequestsPerSecond()/ref.RequestsPerSecond(),
+		float64(r.P50)/float64(ref.P50),
+		float64(r.P99)/float64(ref.P99))
 }
 
 // formatLatency rounds d to a precision that suits its size.

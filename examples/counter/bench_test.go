@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,19 +90,22 @@ func TestBenchLoadsBothEndpoints(t *testing.T) {
 	require.NoError(t, runBench(context.Background(), cfg, &out))
 
 	text := out.String()
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	require.GreaterOrEqual(t, len(lines), 3, text)
-	header := strings.Fields(lines[len(lines)-3])
+	lines := strings.Split(text, "\n")
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "endpoint") })
+	require.GreaterOrEqual(t, at, 0, text)
+	require.Greater(t, len(lines), at+2, text)
+	header := strings.Fields(lines[at])
 	assert.Equal(t, []string{"endpoint", "requests", "req/s", "p50", "p90", "p99", "errors"}, header)
 
-	getRow := strings.Fields(lines[len(lines)-2])
-	postRow := strings.Fields(lines[len(lines)-1])
+	getRow := strings.Fields(lines[at+1])
+	postRow := strings.Fields(lines[at+2])
 	assert.Equal(t, []string{"GET", "/"}, getRow[:2])
 	assert.Equal(t, []string{"POST", "/counter/hot%20key"}, postRow[:2])
 	assert.Equal(t, "0", getRow[len(getRow)-1], "GET errors")
 	assert.NotEqual(t, "0", postRow[len(postRow)-1], "POST errors")
 	assert.Positive(t, gets.Load())
 	assert.Positive(t, failures.Load())
+	assert.Regexp(t, `POST /counter/hot%20key against GET /: \d+\.\d\dx requests/s, \d+\.\d\dx p50, \d+\.\d\dx p99`, text)
 }
 
 func TestBenchFailsFastWithoutServer(t *testing.T) {
