@@ -132,7 +132,6 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) err
 		a.lastUsed.Store(s.clock.Now().UnixNano())
 		s.lru.moveToFront(a)
 		s.mu.Unlock()
-		s.metrics.enqueued(ns, 1)
 		s.root.Send(a.pid, env)
 		return nil
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/durable-go/durable/storage"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // nsCore is the untyped part of a namespace, shared by every activation of
@@ -18,8 +18,9 @@ type nsCore struct {
 	number    uint32
 	ids       idMinter
 	newObject func(*State) any
-	// attrs is the metric attribute set {namespace=name}.
-	attrs metric.MeasurementOption
+	attrs     nsAttrs
+	// spanOpts are the options of the client spans of calls and fetches.
+	spanOpts []trace.SpanStartOption
 }
 
 // Namespace is a named class of objects of type T. It is safe for
@@ -70,7 +71,9 @@ func Register[T any](s *System, name string, newObject func(*State) T) (*Namespa
 		number:    number,
 		ids:       idMinter{key: s.idKey, ns: name},
 		newObject: func(st *State) any { return newObject(st) },
-		attrs:     metric.WithAttributeSet(attribute.NewSet(attribute.String("namespace", name))),
+		attrs:     newNSAttrs(name),
+		spanOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("durable.namespace", name))},
 	}
 	s.nsMu.Lock()
 	if _, dup := s.namespaces[name]; dup {

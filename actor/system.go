@@ -28,16 +28,18 @@ const (
 // scheduler and the namespaces of one data directory. It is safe for
 // concurrent use.
 type System struct {
-	db      *storage.DB
-	clock   clock.Clock
-	logger  *slog.Logger
-	opts    Options
-	idKey   []byte
-	actors  *protoactor.ActorSystem
-	root    *protoactor.RootContext
-	props   *protoactor.Props
-	tracer  trace.Tracer
-	metrics *metrics
+	db     *storage.DB
+	clock  clock.Clock
+	logger *slog.Logger
+	opts   Options
+	idKey  []byte
+	actors *protoactor.ActorSystem
+	root   *protoactor.RootContext
+	props  *protoactor.Props
+	// dispatcher runs the mailboxes of every activation.
+	dispatcher *dispatcher
+	tracer     trace.Tracer
+	metrics    *metrics
 
 	// ctx is cancelled when Shutdown begins; alarm deliveries use it.
 	ctx    context.Context
@@ -152,11 +154,16 @@ func Open(dir string, opts *Options) (*System, error) {
 	s.actors = protoactor.NewActorSystem(protoactor.WithLoggerFactory(
 		func(*protoactor.ActorSystem) *slog.Logger { return paLogger }))
 	s.root = s.actors.Root
+	s.dispatcher = newDispatcher()
 	s.props = protoactor.PropsFromProducer(func() protoactor.Actor {
 		a := s.spawning
 		s.spawning = nil
 		return a
-	})
+	}, protoactor.WithDispatcher(s.dispatcher))
+	if err := m.observe(s); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s.sweeper = newSweeper(s)
 	s.scheduler = newScheduler(s)
 	go s.sweeper.run()
@@ -197,6 +204,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 func (s *System) shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.cancel()
+	s.metrics.unobserve()
 	s.scheduler.stop()
 	s.sweeper.stop()
 
@@ -223,6 +231,7 @@ wait:
 		}
 	}
 	s.actors.Shutdown()
+	s.dispatcher.stop()
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, err)
 	}

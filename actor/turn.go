@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/storage"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // callFunc is the untyped form of a function run on an object in a turn.
@@ -159,8 +157,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		}
 		env.chain = tv.chain
 	}
-	ctx, span := n.sys.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("durable.namespace", n.name)))
+	ctx, span := n.sys.tracer.Start(ctx, spanName, n.spanOpts...)
 	defer span.End()
 	env.ctx = ctx
 	env.reply = make(chan reply, 1)
@@ -191,7 +188,6 @@ const (
 
 // deliver runs one event on the actor goroutine.
 func (a *activation) deliver(env *envelope) {
-	a.ns.sys.metrics.enqueued(a.ns, -1)
 	if err := env.ctx.Err(); err != nil {
 		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
 		a.stage(nil, func(error) { env.reply <- reply{err: err} })

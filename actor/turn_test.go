@@ -457,4 +457,3 @@ func TestExtension(t *testing.T) {
 	assert.Same(t, v1, v2)
 	assert.Equal(t, 1, calls)
 }
-
