@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -433,4 +434,28 @@ func TestAcceptWebSocketPassedOn(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Equal(t, 0, h.sockets(t, "front", ""))
 	assert.Equal(t, 0, h.sockets(t, "back", ""))
+}
+
+func TestWebSocketGoroutinesEnd(t *testing.T) {
+	const sockets = 100
+	h := newHarness(t, nil, nil)
+	dial(t, h.wsURL("warmup", "")).Close(websocket.StatusNormalClosure, "")
+	receive(t, h.rec.closes)
+	before := runtime.NumGoroutine()
+
+	conns := make([]*websocket.Conn, sockets)
+	for i := range conns {
+		conns[i] = dial(t, h.wsURL("churn", ""))
+	}
+	require.Greater(t, runtime.NumGoroutine(), before+sockets*3, "each socket runs its own goroutines")
+	for _, c := range conns {
+		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	}
+	for range sockets {
+		receive(t, h.rec.closes)
+	}
+	// The last goroutines end just after the close turns they delivered.
+	assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 },
+		10*time.Second, 10*time.Millisecond, "goroutines before the sockets: %d", before)
+	assert.Equal(t, 0, h.sockets(t, "churn", ""))
 }
