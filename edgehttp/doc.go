@@ -30,9 +30,11 @@
 // body is read in full before the turn starts, up to
 // ForwardOptions.MaxBodyBytes. The turn's context ends when the client goes
 // away. Failures that keep the object from responding map to status codes:
-// 400 for a request that names no object or an invalid ID, 413 for a body
-// over the limit, 503 with Retry-After for an overloaded object and 500,
-// without internal detail, for a panic or a failed commit.
+//
+//   - 400 for a request that names no object or an invalid ID;
+//   - 413 for a body over the limit;
+//   - 503 with Retry-After for an overloaded object;
+//   - 500, without internal detail, for a panic or a failed commit.
 //
 // # WebSockets and hibernation
 //
