@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"flag"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/stretchr/testify/require"
@@ -16,7 +19,47 @@ import (
 
 const benchValueSize = 100
 
+// benchPebbleFirst swaps the order of the two implementations, so that a
+// series of runs can alternate which one goes first.
+var benchPebbleFirst = flag.Bool("bench.pebblefirst", false, "run impl=pebble before impl=storage in each benchmark")
+
+// runImpls runs the sub-benchmarks impl=storage and impl=pebble, with
+// prefix prepended to their names, in the order -bench.pebblefirst sets.
+func runImpls(b *testing.B, prefix string, storage, pebble func(b *testing.B)) {
+	impls := []struct {
+		name string
+		fn   func(b *testing.B)
+	}{{"impl=storage", storage}, {"impl=pebble", pebble}}
+	if *benchPebbleFirst {
+		impls[0], impls[1] = impls[1], impls[0]
+	}
+	for _, impl := range impls {
+		b.Run(prefix+impl.name, impl.fn)
+	}
+}
+
 var benchValue = make([]byte, benchValueSize)
+
+// cpuTime returns the user and system CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuMeter reports the process's CPU time per operation, background
+// goroutines such as Pebble's included, as the metric cpu-ns/op. On a
+// shared machine it varies less than wall time, which depends on how much
+// of the CPU other processes take.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU() cpuMeter { return cpuMeter{cpuTime()} }
+
+func (m cpuMeter) report(b *testing.B) {
+	b.ReportMetric(float64(cpuTime()-m.start)/float64(b.N), "cpu-ns/op")
+}
 
 func benchDB(b *testing.B) *DB {
 	b.Helper()
@@ -70,7 +113,7 @@ func pebbleWait(b *testing.B, batch *pebble.Batch) {
 // second goroutine waits for each commit's durability, as the actor
 // runtime's output gate does while the next turn runs.
 func BenchmarkCommitNoWait(b *testing.B) {
-	b.Run("impl=storage", func(b *testing.B) {
+	runImpls(b, "", func(b *testing.B) {
 		db := benchDB(b)
 		handles := make(chan *Handle, 4096)
 		done := make(chan struct{})
@@ -84,14 +127,15 @@ func BenchmarkCommitNoWait(b *testing.B) {
 		}()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := startCPU()
 		for i := range b.N {
 			handles <- storageCommit(b, db, i)
 		}
 		close(handles)
 		<-done
+		cpu.report(b)
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-	})
-	b.Run("impl=pebble", func(b *testing.B) {
+	}, func(b *testing.B) {
 		pdb := benchDB(b).Pebble()
 		batches := make(chan *pebble.Batch, 4096)
 		done := make(chan struct{})
@@ -103,11 +147,13 @@ func BenchmarkCommitNoWait(b *testing.B) {
 		}()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := startCPU()
 		for i := range b.N {
 			batches <- pebbleCommit(b, pdb, i)
 		}
 		close(batches)
 		<-done
+		cpu.report(b)
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 	})
 }
@@ -119,6 +165,7 @@ func runCommitters(b *testing.B, n int, commitAndWait func(i int)) {
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for range n {
 		wg.Go(func() {
 			for {
@@ -131,6 +178,7 @@ func runCommitters(b *testing.B, n int, commitAndWait func(i int)) {
 		})
 	}
 	wg.Wait()
+	cpu.report(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 }
 
@@ -138,15 +186,14 @@ func runCommitters(b *testing.B, n int, commitAndWait func(i int)) {
 // commit to be durable, so that their fsyncs are shared.
 func BenchmarkCommitWait(b *testing.B) {
 	for _, n := range []int{1, 16, 64, 256} {
-		b.Run(fmt.Sprintf("committers=%d/impl=storage", n), func(b *testing.B) {
+		runImpls(b, fmt.Sprintf("committers=%d/", n), func(b *testing.B) {
 			db := benchDB(b)
 			runCommitters(b, n, func(i int) {
 				if err := storageCommit(b, db, i).Wait(); err != nil {
 					b.Error(err)
 				}
 			})
-		})
-		b.Run(fmt.Sprintf("committers=%d/impl=pebble", n), func(b *testing.B) {
+		}, func(b *testing.B) {
 			pdb := benchDB(b).Pebble()
 			runCommitters(b, n, func(i int) {
 				pebbleWait(b, pebbleCommit(b, pdb, i))
@@ -175,23 +222,26 @@ func benchReadDB(b *testing.B) *DB {
 // and releases the value without copying it; Txn.Get returns a copy.
 func BenchmarkGet(b *testing.B) {
 	db := benchReadDB(b)
-	b.Run("impl=storage", func(b *testing.B) {
+	runImpls(b, "", func(b *testing.B) {
 		tx := db.Begin(1, ObjectID{7})
 		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
 		for i := 0; b.Loop(); i++ {
 			_, ok, err := tx.Get(benchGetKeys[i%100])
 			if err != nil || !ok {
 				b.Fatal(ok, err)
 			}
 		}
-	})
-	b.Run("impl=pebble", func(b *testing.B) {
+	}, func(b *testing.B) {
 		prefix := objectKeyPrefix(1, ObjectID{7})
 		keys := make([][]byte, 100)
 		for i := range keys {
 			keys[i] = appendUserKey(prefix, benchGetKeys[i])
 		}
 		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
 		for i := 0; b.Loop(); i++ {
 			_, closer, err := db.Pebble().Get(keys[i%100])
 			if err != nil {
@@ -215,20 +265,23 @@ var benchGetKeys = func() []string {
 // slice, the least work that returns the entries to a caller.
 func BenchmarkList(b *testing.B) {
 	db := benchReadDB(b)
-	b.Run("impl=storage", func(b *testing.B) {
+	runImpls(b, "", func(b *testing.B) {
 		tx := db.Begin(1, ObjectID{7})
 		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
 		for b.Loop() {
 			l, err := tx.List(ListOptions{})
 			if err != nil || len(l) != 100 {
 				b.Fatal(len(l), err)
 			}
 		}
-	})
-	b.Run("impl=pebble", func(b *testing.B) {
+	}, func(b *testing.B) {
 		prefix := objectKeyPrefix(1, ObjectID{7})
 		upper := successor(prefix)
 		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
 		for b.Loop() {
 			it, err := db.Pebble().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 			if err != nil {

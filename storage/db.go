@@ -202,11 +202,6 @@ func (db *DB) fail(cause error) error {
 // apply commits b without waiting for the fsync, and returns the handle
 // that waits for it.
 func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
-	return db.applyTo(b, &Handle{})
-}
-
-// applyTo is apply with the Handle to fill in, which must be unused.
-func (db *DB) applyTo(b *pebble.Batch, h *Handle) (*Handle, error) {
 	if err := db.enter(); err != nil {
 		b.Close()
 		return nil, err
@@ -215,8 +210,7 @@ func (db *DB) applyTo(b *pebble.Batch, h *Handle) (*Handle, error) {
 	if err := db.applyNoSyncWait(b); err != nil {
 		return nil, err
 	}
-	h.db, h.batch = db, b
-	return h, nil
+	return &Handle{db: db, batch: b}, nil
 }
 
 // applyNoSyncWait calls Pebble's ApplyNoSyncWait and turns its panics into

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -477,4 +478,80 @@ func TestClosedDB(t *testing.T) {
 	b.Set([]byte("a"), []byte("1"))
 	_, err = b.Commit()
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// TestTxnStateReuse ends Txns and begins new ones, which reuse their state,
+// and checks that an ended Txn never reads or writes through the new one.
+func TestTxnStateReuse(t *testing.T) {
+	db, _ := openTest(t, nil)
+	var ended []*Txn
+	for i := range 50 {
+		tx := db.Begin(1, ObjectID{byte(i % 3)})
+		for _, old := range ended {
+			require.ErrorIs(t, old.Put("stale", nil), ErrTxnDone)
+			_, _, err := old.Get("k")
+			require.ErrorIs(t, err, ErrTxnDone)
+			_, err = old.Commit()
+			require.ErrorIs(t, err, ErrTxnDone)
+			old.Discard() // must not end tx
+			assert.True(t, old.Empty())
+		}
+		require.NoError(t, tx.Put("k", []byte{byte(i)}))
+		assert.False(t, tx.Empty())
+		v, ok, err := tx.Get("k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, []byte{byte(i)}, v)
+		if i%2 == 0 {
+			commit(t, tx)
+		} else {
+			tx.Discard()
+		}
+		ended = append(ended, tx)
+	}
+	for o := range 3 {
+		tx := db.Begin(1, ObjectID{byte(o)})
+		v, ok, err := tx.Get("k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		// The last even i with i%3 == o committed last.
+		last := 0
+		for i := range 50 {
+			if i%2 == 0 && i%3 == o {
+				last = i
+			}
+		}
+		assert.Equal(t, []byte{byte(last)}, v, "object %d", o)
+		assert.Equal(t, []string{"k"}, listKeys(t, db, 1, ObjectID{byte(o)}, ListOptions{}))
+		tx.Discard()
+	}
+}
+
+// TestTxnConcurrentUse runs many Txns on many goroutines at once, under the
+// race detector in CI, with stale Txns poking at reused state.
+func TestTxnConcurrentUse(t *testing.T) {
+	db, _ := openTest(t, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			var stale *Txn
+			for i := range 200 {
+				tx := db.Begin(2, ObjectID{byte(g)})
+				if stale != nil {
+					assert.ErrorIs(t, stale.Put("x", nil), ErrTxnDone)
+				}
+				n, _, err := Get[int](tx, "n")
+				assert.NoError(t, err)
+				assert.Equal(t, i, n)
+				assert.NoError(t, Put(tx, "n", n+1))
+				h, err := tx.Commit()
+				assert.NoError(t, err)
+				stale = tx
+				if i%10 == 0 {
+					assert.NoError(t, h.Wait())
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -6,7 +6,8 @@
 // other in that run, so that load which changes between runs cancels out.
 // The ratio is storage throughput over Pebble throughput: commits/s for
 // the commit benchmarks, and the inverse of ns/op for the others. Above 1
-// means storage is faster.
+// means storage is faster. The CPU ratio is Pebble's cpu-ns/op over
+// storage's, so that above 1 again favours storage.
 //
 // Usage:
 //
@@ -26,6 +27,7 @@ import (
 type sample struct {
 	opsPerSec float64
 	nsPerOp   float64
+	cpuPerOp  float64
 }
 
 func main() {
@@ -63,6 +65,8 @@ func main() {
 				s.nsPerOp = v
 			case "commits/s":
 				s.opsPerSec = v
+			case "cpu-ns/op":
+				s.cpuPerOp = v
 			}
 		}
 		if s.opsPerSec == 0 && s.nsPerOp > 0 {
@@ -74,21 +78,32 @@ func main() {
 		}
 		runs[name][impl] = append(runs[name][impl], s)
 	}
-	fmt.Printf("%-32s %5s %14s %14s %7s %7s %7s\n", "case", "runs", "storage ops/s", "pebble ops/s", "ratio", "min", "max")
+	fmt.Printf("%-34s %4s %13s %13s %6s %6s %6s %9s %9s %6s\n", "case", "runs",
+		"storage ops/s", "pebble ops/s", "ratio", "min", "max", "st cpu ns", "pb cpu ns", "cpu")
 	for _, name := range order {
 		st, pb := runs[name]["storage"], runs[name]["pebble"]
 		n := min(len(st), len(pb))
 		if n == 0 {
 			continue
 		}
-		var ratios, so, po []float64
+		var ratios, so, po, sc, pc, cpu []float64
 		for i := range n {
 			ratios = append(ratios, st[i].opsPerSec/pb[i].opsPerSec)
 			so = append(so, st[i].opsPerSec)
 			po = append(po, pb[i].opsPerSec)
+			sc = append(sc, st[i].cpuPerOp)
+			pc = append(pc, pb[i].cpuPerOp)
+			if st[i].cpuPerOp > 0 {
+				cpu = append(cpu, pb[i].cpuPerOp/st[i].cpuPerOp)
+			}
 		}
-		fmt.Printf("%-32s %5d %14.0f %14.0f %7.2f %7.2f %7.2f\n", name, n,
-			median(so), median(po), median(ratios), slices.Min(ratios), slices.Max(ratios))
+		cpuRatio := 0.0
+		if len(cpu) > 0 {
+			cpuRatio = median(cpu)
+		}
+		fmt.Printf("%-34s %4d %13.0f %13.0f %6.2f %6.2f %6.2f %9.0f %9.0f %6.2f\n", name, n,
+			median(so), median(po), median(ratios), slices.Min(ratios), slices.Max(ratios),
+			median(sc), median(pc), cpuRatio)
 	}
 }
 
