@@ -48,8 +48,10 @@ func newBenchOtterPlain(b *testing.B) *otter.Cache[string, []byte] {
 	return c
 }
 
-func newBenchCache(b *testing.B, load LoadFunc[[]byte]) *Cache[[]byte] {
-	c, err := NewCache(load, &CacheOptions[[]byte]{TTL: time.Hour, StaleWhileRevalidate: time.Minute})
+func newBenchCache(b *testing.B, load LoadFunc[[]byte], resolution time.Duration) *Cache[[]byte] {
+	c, err := NewCache(load, &CacheOptions[[]byte]{
+		TTL: time.Hour, StaleWhileRevalidate: time.Minute, ClockResolution: resolution,
+	})
 	require.NoError(b, err)
 	b.Cleanup(func() { c.Close() })
 	return c
@@ -57,24 +59,34 @@ func newBenchCache(b *testing.B, load LoadFunc[[]byte]) *Cache[[]byte] {
 
 func loadBenchValue(context.Context, string) ([]byte, error) { return benchValue, nil }
 
+// kvcacheVariants are the Cache configurations the hit benchmarks run:
+// every hit reading the time, and hits on a clock updated every
+// millisecond.
+var kvcacheVariants = []struct {
+	name       string
+	resolution time.Duration
+}{{"kvcache", 0}, {"kvcache-coarse", time.Millisecond}}
+
 // BenchmarkCacheHit reads keys that are all cached, through Cache and
 // through otter alone, on one goroutine.
 func BenchmarkCacheHit(b *testing.B) {
 	keys := benchKeyNames(benchKeys)
-	b.Run("impl=kvcache", func(b *testing.B) {
-		c := newBenchCache(b, loadBenchValue)
-		for _, k := range keys {
-			c.Set(k, benchValue)
-		}
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, s, _ := c.Get(ctx, keys[i%benchKeys]); s != Hit {
-				b.Fatalf("status %v, want HIT", s)
+	for _, variant := range kvcacheVariants {
+		b.Run("impl="+variant.name, func(b *testing.B) {
+			c := newBenchCache(b, loadBenchValue, variant.resolution)
+			for _, k := range keys {
+				c.Set(k, benchValue)
 			}
-		}
-	})
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, s, _ := c.Get(ctx, keys[i%benchKeys]); s != Hit {
+					b.Fatalf("status %v, want HIT", s)
+				}
+			}
+		})
+	}
 	for _, ref := range []struct {
 		name string
 		new  func(*testing.B) *otter.Cache[string, []byte]
@@ -98,26 +110,28 @@ func BenchmarkCacheHit(b *testing.B) {
 // BenchmarkCacheHitParallel is BenchmarkCacheHit on GOMAXPROCS goroutines.
 func BenchmarkCacheHitParallel(b *testing.B) {
 	keys := benchKeyNames(benchKeys)
-	b.Run("impl=kvcache", func(b *testing.B) {
-		c := newBenchCache(b, loadBenchValue)
-		for _, k := range keys {
-			c.Set(k, benchValue)
-		}
-		ctx := context.Background()
-		var seed atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(seed.Add(1)) * 997
-			for pb.Next() {
-				if _, s, _ := c.Get(ctx, keys[i%benchKeys]); s != Hit {
-					b.Errorf("status %v, want HIT", s)
-					return
-				}
-				i++
+	for _, variant := range kvcacheVariants {
+		b.Run("impl="+variant.name, func(b *testing.B) {
+			c := newBenchCache(b, loadBenchValue, variant.resolution)
+			for _, k := range keys {
+				c.Set(k, benchValue)
 			}
+			ctx := context.Background()
+			var seed atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seed.Add(1)) * 997
+				for pb.Next() {
+					if _, s, _ := c.Get(ctx, keys[i%benchKeys]); s != Hit {
+						b.Errorf("status %v, want HIT", s)
+						return
+					}
+					i++
+				}
+			})
 		})
-	})
+	}
 	for _, ref := range []struct {
 		name string
 		new  func(*testing.B) *otter.Cache[string, []byte]
@@ -194,7 +208,7 @@ func BenchmarkCacheMixed(b *testing.B) {
 	}
 	for _, parallel := range []bool{false, true} {
 		b.Run(fmt.Sprintf("impl=kvcache/parallel=%v", parallel), func(b *testing.B) {
-			c := newBenchCache(b, slowLoad)
+			c := newBenchCache(b, slowLoad, 0)
 			for _, k := range keys {
 				c.Set(k, benchValue)
 			}
@@ -238,6 +252,9 @@ func runMixed(b *testing.B, parallel bool, read func()) {
 		}
 		return
 	}
+	// Eight readers per core, as in a server with requests in flight: a
+	// reader waiting for the loader does not idle the core.
+	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			read()

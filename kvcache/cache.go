@@ -104,6 +104,14 @@ type CacheOptions[V any] struct {
 	// LoadTimeout bounds each call of the loader. The default is
 	// DefaultLoadTimeout (30 seconds); a negative value means no bound.
 	LoadTimeout time.Duration
+	// ClockResolution, when positive and Clock is the real clock, makes
+	// hits read a clock that a goroutine updates once per resolution
+	// (at most a second) instead of reading the time, which is the
+	// largest cost of a hit. An entry may then be served as fresh up to
+	// about one resolution past its TTL, longer when that goroutine is
+	// starved. Values are still never served past their key's expiration
+	// in a Namespace. Zero means every hit reads the time.
+	ClockResolution time.Duration
 }
 
 // Cache is a read-through cache in front of a Namespace or a LoadFunc,
@@ -111,11 +119,16 @@ type CacheOptions[V any] struct {
 //
 // See the package documentation for its consistency guarantees.
 type Cache[V any] struct {
-	otter  *otter.Cache[string, entry[V]]
-	load   func(ctx context.Context, key string) (V, int64, error)
-	nanos  nanoClock
-	coarse *otter.CoarseClock // otter's clock when nanos is the real one
-	logger *slog.Logger
+	otter *otter.Cache[string, entry[V]]
+	load  func(ctx context.Context, key string) (V, int64, error)
+	// precise is the cache's clock in Unix nanoseconds. Hits read
+	// hitClock, which is precise unless CacheOptions.ClockResolution is
+	// set on the real clock; then it is coarse, as coarseHits reports.
+	precise    otter.Clock
+	hitClock   otter.Clock
+	coarse     *otter.CoarseClock // otter's clock; nil on a custom clock
+	coarseHits bool
+	logger     *slog.Logger
 
 	// ns and codec are set for a cache made with NewNamespaceCache, which
 	// writes through to ns.
@@ -155,29 +168,30 @@ const numShards = 64
 type shard[V any] struct {
 	mu      sync.Mutex
 	flights map[string]*flight[V] // guarded by mu
-	_       [40]byte              // keeps shards on separate cache lines
+	_       [48]byte              // pads the shard to a 64-byte cache line
 }
 
 // flight is one running load of a key, shared by every Get that waits for
 // it. Its fields other than done are written before done is closed.
 type flight[V any] struct {
-	done       chan struct{}
-	value      V
-	err        error
-	expiration int64
+	done  chan struct{}
+	value V
+	err   error
 }
 
 // entry is a cached value or a cached "not found". Times are in Unix
 // nanoseconds of the cache's clock.
 type entry[V any] struct {
 	value V
-	found bool
-	// fresh is when the entry stops being a hit; stale is when it stops
-	// being served while a refresh runs; staleIfError is when it stops
-	// being served on a failed load. The entry leaves otter at the latest
-	// of the three.
+	// fresh is the end of the entry's hits. Until stale, it is served
+	// while a refresh runs, and until staleIfError, when a load fails.
+	// The entry leaves otter at the latest of the three.
 	fresh, stale, staleIfError int64
 	weight                     uint32
+	found                      bool
+	// exact reports whether hits must check the entry on the precise
+	// clock, because its deadlines end at its key's expiration.
+	exact bool
 }
 
 func (e *entry[V]) expires() int64 { return max(e.fresh, e.stale, e.staleIfError) }
@@ -245,14 +259,23 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		loadTimeout:  opts.LoadTimeout,
 		seed:         maphash.MakeSeed(),
 	}
-	c.nanos = newNanoClock(opts.Clock)
-	var otterClock otter.Clock = c.nanos
-	if _, real := c.nanos.(*monoClock); real {
+	c.precise = newPreciseClock(opts.Clock)
+	c.hitClock = c.precise
+	var otterClock otter.Clock = c.precise
+	if _, real := c.precise.(*monoClock); real {
 		// Otter's expiry only frees memory: the cache checks every deadline
-		// against c.nanos itself. So otter may read a clock that lags by up
+		// against its own clocks. So otter may read a clock that lags by up
 		// to a second, which costs an atomic load instead of a clock read.
-		c.coarse = otter.NewCoarseClock(time.Second)
+		resolution := time.Second
+		if opts.ClockResolution > 0 {
+			resolution = min(opts.ClockResolution, time.Second)
+			c.coarseHits = true
+		}
+		c.coarse = otter.NewCoarseClock(resolution)
 		otterClock = c.coarse
+		if c.coarseHits {
+			c.hitClock = c.coarse
+		}
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -322,14 +345,17 @@ func defaultSizeOf[V any](_ string, v V) int {
 // waits, Get returns ctx.Err() and the load goes on for the others.
 func (c *Cache[V]) Get(ctx context.Context, key string) (V, Status, error) {
 	if ent, ok := c.otter.GetIfPresent(key); ok && !c.closed.Load() {
-		now := c.nanos.NowNano()
+		now := c.hitClock.NowNano()
+		if ent.exact {
+			now = c.precise.NowNano()
+		}
 		if now < ent.fresh {
 			c.stats.hits.add(ent.stripe())
 			return ent.result(Hit)
 		}
 		if now < ent.stale {
 			c.stats.stale.add(ent.stripe())
-			c.startLoad(ctx, key)
+			c.startLoad(ctx, key, true)
 			return ent.result(Stale)
 		}
 	}
@@ -349,10 +375,13 @@ func (e *entry[V]) result(s Status) (V, Status, error) {
 // the load fails.
 func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	var zero V
+	if c.closed.Load() {
+		return zero, Miss, ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return zero, Miss, err
 	}
-	f, fresh := c.startLoad(ctx, key)
+	f, fresh := c.startLoad(ctx, key, false)
 	if fresh != nil {
 		// A load finished between the lookup in Get and startLoad.
 		c.stats.hits.add(fresh.stripe())
@@ -373,7 +402,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	// Serve the current entry, not the one seen before the load: an
 	// invalidation or a write may have replaced it meanwhile.
 	if ent, ok := c.otter.GetIfPresent(key); ok {
-		if ent.found && c.nanos.NowNano() < ent.staleIfError {
+		if ent.found && c.precise.NowNano() < ent.staleIfError {
 			c.stats.stale.add(ent.stripe())
 			return ent.value, Stale, nil
 		}
@@ -383,8 +412,10 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 
 // startLoad returns the running load of key, starting one if none runs.
 // If instead a fresh entry is cached, which happens when a load finished
-// after the caller looked, it returns that entry and no load.
-func (c *Cache[V]) startLoad(ctx context.Context, key string) (*flight[V], *entry[V]) {
+// after the caller looked, it returns that entry and no load. A
+// background load is one that no caller waits for, whose failure is
+// logged.
+func (c *Cache[V]) startLoad(ctx context.Context, key string, background bool) (*flight[V], *entry[V]) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if f := s.flights[key]; f != nil {
@@ -393,7 +424,7 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string) (*flight[V], *entr
 	}
 	// Loads store their result under the shard lock, so this check sees
 	// every load that finished before it.
-	if ent, ok := c.otter.GetIfPresent(key); ok && c.nanos.NowNano() < ent.fresh {
+	if ent, ok := c.otter.GetIfPresent(key); ok && c.precise.NowNano() < ent.fresh {
 		s.mu.Unlock()
 		return nil, &ent
 	}
@@ -410,13 +441,13 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string) (*flight[V], *entr
 	c.closeMu.RUnlock()
 	s.flights[key] = f
 	s.mu.Unlock()
-	go c.runLoad(context.WithoutCancel(ctx), key, f)
+	go c.runLoad(context.WithoutCancel(ctx), key, f, background)
 	return f, nil
 }
 
 // runLoad calls the loader for f and stores its result, unless an
 // invalidation or a write of key came after f started.
-func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V]) {
+func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V], background bool) {
 	defer c.loads.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -434,7 +465,12 @@ func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V]) {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		c.stats.loadErrors.Add(1)
 		err = fmt.Errorf("kvcache: load %q: %w", truncateKey(key), err)
-		c.logger.Debug("kvcache: load failed", "key", truncateKey(key), "error", err)
+		if background {
+			// NOTE: a failing origin logs one line per refresh, at most one
+			// per key at a time; callers of Get see the stale value.
+			c.logger.Warn("kvcache: background refresh failed; serving the stale value",
+				"key", truncateKey(key), "error", err)
+		}
 	}
 	s := c.shard(key)
 	s.mu.Lock()
@@ -449,7 +485,7 @@ func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V]) {
 		}
 	}
 	s.mu.Unlock()
-	f.value, f.expiration, f.err = v, exp, err
+	f.value, f.err = v, err
 	if errors.Is(err, ErrNotFound) {
 		f.err = ErrNotFound
 	}
@@ -471,7 +507,7 @@ func (c *Cache[V]) callLoader(ctx context.Context, key string) (v V, exp int64, 
 // TTL of zero or less removes the key instead. The caller holds the
 // key's shard lock.
 func (c *Cache[V]) storeLocked(key string, v V, found bool, expiration int64) {
-	now := c.nanos.NowNano()
+	now := c.precise.NowNano()
 	var e *entry[V]
 	if found {
 		ttl := c.ttl
@@ -491,6 +527,9 @@ func (c *Cache[V]) storeLocked(key string, v V, found bool, expiration int64) {
 		e = &entry[V]{found: false, fresh: t, stale: t, staleIfError: t}
 	}
 	if e != nil && expiration != 0 {
+		// Hits on a coarse clock read the precise one for this entry, so
+		// it is never served past the expiration of its key.
+		e.exact = c.coarseHits
 		e.fresh = min(e.fresh, expiration)
 		e.stale = min(e.stale, expiration)
 		e.staleIfError = min(e.staleIfError, expiration)
@@ -668,15 +707,11 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// nanoClock is the time source of a Cache, shared with otter so that both
-// read one clock. NowNano returns Unix nanoseconds.
-type nanoClock interface {
-	otter.Clock
-}
-
-// newNanoClock adapts c. For the real clock it reads the monotonic clock
-// from a fixed start, which costs less than time.Now.
-func newNanoClock(c clock.Clock) nanoClock {
+// newPreciseClock adapts c to the clock interface of otter, in Unix
+// nanoseconds. For the real clock it reads the monotonic clock from a
+// fixed start, which costs less than time.Now and agrees with otter's
+// CoarseClock.
+func newPreciseClock(c clock.Clock) otter.Clock {
 	if c == nil || c == clock.Real {
 		now := time.Now()
 		return &monoClock{start: now, startNanos: now.UnixNano()}

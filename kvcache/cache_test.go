@@ -429,6 +429,15 @@ func TestCacheClose(t *testing.T) {
 	assert.Equal(t, getResult{"", Miss, ErrClosed}, get(c, "k"))
 }
 
+func TestCacheGetAfterClose(t *testing.T) {
+	o := newOrigin("k", "v")
+	c := newTestCache(t, o, clock.NewFake(t0), nil)
+	require.Equal(t, Miss, get(c, "k").status)
+	require.NoError(t, c.Close())
+	assert.Equal(t, getResult{"", Miss, ErrClosed}, get(c, "k"), "a cached key too")
+	assert.Equal(t, getResult{"", Miss, ErrClosed}, get(c, "other"))
+}
+
 func TestCacheEvictsByBytes(t *testing.T) {
 	o := newOrigin()
 	for i := range 200 {

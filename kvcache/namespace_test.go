@@ -551,3 +551,27 @@ func TestNamespaceCanceledContext(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
+
+func TestNamespaceCorruptRecord(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	db, _ := openDB(t)
+	ns := openNamespace(t, db, clk, nil)
+	b := ns.ks.Batch()
+	b.Set(dataKey("bad"), []byte{9})
+	h, err := b.Commit()
+	require.NoError(t, err)
+	require.NoError(t, h.Wait())
+
+	_, _, err = ns.Get(ctx, "bad")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `decode "bad"`)
+	_, err = ns.List(ctx, ListOptions{})
+	require.Error(t, err)
+
+	require.NoError(t, ns.Put(ctx, "bad", []byte("good"), PutOptions{}), "a corrupt record can be replaced")
+	v, ok, err := ns.Get(ctx, "bad")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "good", string(v))
+}

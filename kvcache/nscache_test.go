@@ -158,3 +158,24 @@ func (g gatedCodec) Decode(b []byte) (string, error) {
 	}
 	return string(b), nil
 }
+
+func TestNamespaceCacheCoarseClockHonoursKeyExpiration(t *testing.T) {
+	// The real clock is the point here: hits read a clock updated once a
+	// second, and the key's expiration must still be exact.
+	ctx := context.Background()
+	db, _ := openDB(t)
+	ns := openNamespace(t, db, clock.Real, nil)
+	c := newNamespaceCache(t, ns, nil, &CacheOptions[string]{TTL: time.Hour, ClockResolution: time.Second})
+	require.True(t, c.coarseHits)
+
+	require.NoError(t, ns.Put(ctx, "k", []byte("v"), PutOptions{TTL: 50 * time.Millisecond}))
+	require.NoError(t, ns.Put(ctx, "forever", []byte("v"), PutOptions{}))
+	assert.Equal(t, getResult{"v", Miss, nil}, get(c, "k"))
+	assert.Equal(t, getResult{"v", Miss, nil}, get(c, "forever"))
+	require.Eventually(t, func() bool {
+		_, ok, err := ns.Get(ctx, "k")
+		return err == nil && !ok
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, getResult{"", Miss, ErrNotFound}, get(c, "k"))
+	assert.Equal(t, getResult{"v", Hit, nil}, get(c, "forever"))
+}
