@@ -27,6 +27,8 @@ var (
 	loadClients  = flag.Int("load.clients", 1000, "members connected during the load benchmark")
 	loadRooms    = flag.Int("load.rooms", 100, "rooms the members are spread over")
 	loadDuration = flag.Duration("load.duration", 5*time.Second, "how long members keep sending")
+	loadInterval = flag.Duration("load.interval", 0,
+		"time between the sends of one member; 0 sends each message as soon as the previous one is back")
 )
 
 // BenchmarkChatLoad connects the members evenly to the rooms, each from
@@ -126,7 +128,7 @@ func runLoad(b *testing.B, baseURL string) {
 	stop := start.Add(*loadDuration)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, m := range members {
-		g.Go(func() error { return m.send(gctx, stop) })
+		g.Go(func() error { return m.send(gctx, start, stop) })
 	}
 	if err := g.Wait(); err != nil {
 		b.Fatalf("load: %v", err)
@@ -238,9 +240,21 @@ func wsWriteJSON(ctx context.Context, c *websocket.Conn, v any) error {
 	return c.Write(ctx, websocket.MessageText, data)
 }
 
-// send sends messages until stop, each after the previous one came back.
-func (m *loadMember) send(ctx context.Context, stop time.Time) error {
-	for seq := 0; time.Now().Before(stop); seq++ {
+// send sends messages until stop, each after the previous one came back
+// and, with an interval, no sooner than the member's next tick.
+func (m *loadMember) send(ctx context.Context, start, stop time.Time) error {
+	// Members start their ticks spread over one interval, not all at once.
+	next := start.Add(*loadInterval * time.Duration(m.index) / time.Duration(*loadClients))
+	for seq := 0; ; seq++ {
+		if *loadInterval > 0 {
+			if !next.Before(stop) {
+				return nil
+			}
+			time.Sleep(time.Until(next)) // pacing the load, not synchronising
+			next = next.Add(*loadInterval)
+		} else if !time.Now().Before(stop) {
+			return nil
+		}
 		text := loadText(m.index, seq, time.Now())
 		if err := wsWriteJSON(ctx, m.conn, map[string]string{"message": text}); err != nil {
 			return fmt.Errorf("member %d: send: %w", m.index, err)
@@ -255,7 +269,6 @@ func (m *loadMember) send(ctx context.Context, stop time.Time) error {
 			return fmt.Errorf("member %d: waiting for the echo of message %d: %w", m.index, seq, ctx.Err())
 		}
 	}
-	return nil
 }
 
 // read records every message until the connection ends. Messages of each
