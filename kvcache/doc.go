@@ -22,6 +22,7 @@
 //
 // An empty value is a value: Get returns an empty slice and true. A
 // missing key is not an error: Get and GetWithMetadata return false.
+// GetMany reads up to 100 keys in one call.
 //
 // [Namespace.List] returns keys in byte order, a page of at most 1,000 at
 // a time, with their expiration and metadata. Follow ListResult.Cursor
@@ -57,18 +58,31 @@
 // # Consistency
 //
 // A write through a cache (Put, Delete, Set) is read back at once through
-// that same cache. Other caches over the same namespace, in this process
-// or another, keep serving what they cached until its TTL runs out, plus
-// StaleWhileRevalidate: they see the write within that time. This is the
-// eventual consistency of Workers KV. Reads straight from the Namespace
-// always see the latest committed write.
+// that same cache. Other caches over the same namespace keep serving what
+// they cached until its TTL runs out, plus StaleWhileRevalidate: they see
+// the write within that time, or up to StaleIfError past the TTL while
+// their loads fail. This is the
+// eventual consistency of Workers KV. A write straight to the Namespace
+// is, for every cache, such an other write. Reads straight from the
+// Namespace always see the latest committed write.
+//
+// # Time
+//
+// Namespaces and caches read the clock of their options, so tests can
+// move time with clock.Fake. With the real clock a cache measures its
+// deadlines on the monotonic clock from when it stored each entry.
+// NOTE: after a step of the system clock, a cached value may therefore
+// outlive its key's expiration by the size of the step. By default every
+// hit reads the time; CacheOptions.ClockResolution trades TTL precision
+// for faster hits.
 //
 // # Concurrency
 //
 // Namespace and Cache are safe for concurrent use. The loader of a Cache
 // runs on a goroutine of the cache; its context keeps the values of the
 // Get that started it, ends after CacheOptions.LoadTimeout or on Close,
-// but not when that Get gives up.
+// but not when that Get gives up. A failed background refresh is logged
+// at warning level, since no caller receives its error.
 //
 // # Metrics
 //
