@@ -27,7 +27,7 @@ const (
 // value: the entry struct and otter's node.
 const entryOverhead = 128
 
-// Status tells how Cache.Get produced its result.
+// Status records how Cache.Get produced its result.
 type Status uint8
 
 const (
@@ -259,6 +259,7 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		loadTimeout:  opts.LoadTimeout,
 		seed:         maphash.MakeSeed(),
 	}
+
 	c.precise = newPreciseClock(opts.Clock)
 	c.hitClock = c.precise
 	var otterClock otter.Clock = c.precise
@@ -277,6 +278,7 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 			c.hitClock = c.coarse
 		}
 	}
+
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -299,6 +301,7 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 	for i := range c.shards {
 		c.shards[i].flights = make(map[string]*flight[V])
 	}
+
 	var err error
 	c.otter, err = otter.New(&otter.Options[string, entry[V]]{
 		MaximumWeight: uint64(maxBytes),
@@ -337,7 +340,7 @@ func defaultSizeOf[V any](_ string, v V) int {
 // value is a Hit. A value past its TTL but within StaleWhileRevalidate is
 // returned as Stale, and one background load of key starts unless one is
 // running. Otherwise Get waits for a load, shared with every other Get of
-// key meanwhile, and returns a Miss; if that load fails and the old value
+// key meanwhile, and returns a Miss. If that load fails and the old value
 // is within StaleIfError, Get returns it as Stale instead of the error.
 //
 // A key without a value returns ErrNotFound, as a Hit while the "not
@@ -381,6 +384,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	if err := ctx.Err(); err != nil {
 		return zero, Miss, err
 	}
+
 	f, fresh := c.startLoad(ctx, key, false)
 	if fresh != nil {
 		// A load finished between the lookup in Get and startLoad.
@@ -393,6 +397,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	case <-ctx.Done():
 		return zero, Miss, ctx.Err()
 	}
+
 	if f.err == nil {
 		return f.value, Miss, nil
 	}
@@ -422,8 +427,8 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string, background bool) (
 		s.mu.Unlock()
 		return f, nil
 	}
-	// Loads store their result under the shard lock, so this check sees
-	// every load that finished before it.
+	// Loads store their result under the shard lock, so this check finds
+	// the result of every load that finished before it.
 	if ent, ok := c.otter.GetIfPresent(key); ok && c.precise.NowNano() < ent.fresh {
 		s.mu.Unlock()
 		return nil, &ent
@@ -460,6 +465,7 @@ func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V], backgr
 		ctx, cancelTimeout = context.WithTimeout(ctx, c.loadTimeout)
 		defer cancelTimeout()
 	}
+
 	c.stats.loads.Add(1)
 	v, exp, err := c.callLoader(ctx, key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -472,6 +478,7 @@ func (c *Cache[V]) runLoad(ctx context.Context, key string, f *flight[V], backgr
 				"key", truncateKey(key), "error", err)
 		}
 	}
+
 	s := c.shard(key)
 	s.mu.Lock()
 	if s.flights[key] == f {
@@ -609,6 +616,7 @@ func (c *Cache[V]) Put(ctx context.Context, key string, value V, opts PutOptions
 	if err != nil {
 		return err
 	}
+
 	// The shard lock is held across the commit, so the cache takes
 	// concurrent writes of one key in the order the namespace commits them.
 	s := c.shard(key)

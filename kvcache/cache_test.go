@@ -67,7 +67,7 @@ func (o *origin) announce() <-chan string {
 }
 
 // load reads the value when it starts, then waits at the gate, like a
-// slow origin whose answer is already on its way.
+// slow origin whose reply is already on its way.
 func (o *origin) load(ctx context.Context, key string) (string, error) {
 	o.calls.Add(1)
 	o.mu.Lock()

@@ -79,9 +79,9 @@
 // # Concurrency
 //
 // Namespace and Cache are safe for concurrent use. The loader of a Cache
-// runs on a goroutine of the cache; its context keeps the values of the
-// Get that started it, ends after CacheOptions.LoadTimeout or on Close,
-// but not when that Get gives up. A failed background refresh is logged
+// runs on a goroutine of the cache. Its context keeps the values of the
+// Get that started it and ends after CacheOptions.LoadTimeout or on
+// Close, but not when that Get gives up. A failed background refresh is logged
 // at warning level, since no caller receives its error.
 //
 // # Metrics

@@ -52,7 +52,7 @@ type ListResult struct {
 // with a different prefix is rejected with ErrInvalidCursor.
 //
 // A key written or deleted while a listing is paged through may or may
-// not appear in it; a key that exists throughout appears exactly once.
+// not appear in it. A key that exists throughout appears exactly once.
 func (ns *Namespace) List(ctx context.Context, opts ListOptions) (ListResult, error) {
 	if err := ns.check(ctx); err != nil {
 		return ListResult{}, err
@@ -64,6 +64,7 @@ func (ns *Namespace) List(ctx context.Context, opts ListOptions) (ListResult, er
 	if limit < 0 || limit > ns.limits.MaxListLimit {
 		return ListResult{}, &LimitError{Limit: "list limit", Size: limit, Min: 1, Max: ns.limits.MaxListLimit}
 	}
+
 	prefix := dataKey(opts.Prefix)
 	lower := prefix
 	if opts.Cursor != "" {
@@ -74,6 +75,7 @@ func (ns *Namespace) List(ctx context.Context, opts ListOptions) (ListResult, er
 		// Start just after the last key of the previous page.
 		lower = append(dataKey(after), 0)
 	}
+
 	now := ns.clock.Now().UnixNano()
 	var (
 		res     ListResult
@@ -107,9 +109,10 @@ func (ns *Namespace) List(ctx context.Context, opts ListOptions) (ListResult, er
 	if err != nil {
 		return ListResult{}, fmt.Errorf("kvcache: list prefix %q: %w", truncateKey(opts.Prefix), err)
 	}
-	// NOTE: a page that ends exactly at the last live key still peeks at
-	// one more record, skipping any expired ones; so ListComplete is exact
-	// rather than "a page came back short".
+
+	// The scan reads past the page until it finds one more live key or the
+	// end of the prefix, so ListComplete is exact even when the page is
+	// full.
 	if more {
 		res.Cursor = encodeCursor(opts.Prefix, res.Keys[len(res.Keys)-1].Name)
 	} else {
@@ -119,7 +122,7 @@ func (ns *Namespace) List(ctx context.Context, opts ListOptions) (ListResult, er
 }
 
 // prefixEnd returns the smallest key greater than every key that starts
-// with p. p always starts with dataTag, so an answer exists.
+// with p. p always starts with dataTag, so such a key exists.
 func prefixEnd(p []byte) []byte {
 	end := bytes.Clone(p)
 	for i := len(end) - 1; i >= 0; i-- {

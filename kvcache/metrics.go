@@ -27,7 +27,7 @@ type counters struct {
 
 // CacheStats are the totals of a Cache since it was made.
 type CacheStats struct {
-	// Hits counts Gets answered from a fresh entry.
+	// Hits counts Gets served from a fresh entry.
 	Hits uint64
 	// Misses counts Gets that waited for a load.
 	Misses uint64

@@ -26,8 +26,8 @@ const (
 	DefaultMaxListLimit    = 1000
 )
 
-// DefaultSweepInterval is how often a Namespace deletes expired keys from
-// disk unless Options.SweepInterval says otherwise.
+// DefaultSweepInterval is the default of Options.SweepInterval, the time
+// between two sweeps that delete expired keys from disk.
 const DefaultSweepInterval = time.Minute
 
 // Limits bounds the keys, values and metadata of a Namespace. A zero field
@@ -133,8 +133,8 @@ type writeLockKey struct {
 
 // Open opens the KV namespace called name in db, creating it the first
 // time, and starts its background sweep. Opening the same name again,
-// before or after Close, sees the same keys. Close the Namespace to stop
-// the sweep; closing it does not close db.
+// before or after Close, gives access to the same keys. Close the
+// Namespace to stop the sweep. Closing it does not close db.
 func Open(db *storage.DB, name string, opts *Options) (*Namespace, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -143,6 +143,7 @@ func Open(db *storage.DB, name string, opts *Options) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvcache: open namespace %q: %w", name, err)
 	}
+
 	mu, _ := writeLocks.LoadOrStore(writeLockKey{weak.Make(db), name}, new(sync.Mutex))
 	ns := &Namespace{
 		name:    name,
@@ -160,6 +161,7 @@ func Open(db *storage.DB, name string, opts *Options) (*Namespace, error) {
 	if ns.logger == nil {
 		ns.logger = slog.Default()
 	}
+
 	mp := opts.MeterProvider
 	if mp == nil {
 		mp = otel.GetMeterProvider()
@@ -170,6 +172,7 @@ func Open(db *storage.DB, name string, opts *Options) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvcache: open namespace %q: create metric: %w", name, err)
 	}
+
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = DefaultSweepInterval
@@ -219,8 +222,8 @@ func (ns *Namespace) Get(ctx context.Context, key string) ([]byte, bool, error) 
 }
 
 // GetWithMetadata returns the value of key with its metadata and
-// expiration, and true; or a zero Entry and false if key has no value or
-// has expired. A missing key is not an error.
+// expiration, and true. It returns a zero Entry and false, and no error,
+// if key has no value or has expired.
 func (ns *Namespace) GetWithMetadata(ctx context.Context, key string) (Entry, bool, error) {
 	if err := ns.check(ctx); err != nil {
 		return Entry{}, false, err

@@ -26,8 +26,8 @@ func openDB(t testing.TB) (*storage.DB, string) {
 	return db, dir
 }
 
-// openNamespace opens a namespace on a fake clock with the background
-// sweep off, unless opts says otherwise.
+// openNamespace opens a namespace on clk with the background sweep off,
+// unless opts sets its own options.
 func openNamespace(t testing.TB, db *storage.DB, clk clock.Clock, opts *Options) *Namespace {
 	t.Helper()
 	if opts == nil {
@@ -432,7 +432,8 @@ func TestNamespaceListPagination(t *testing.T) {
 	assert.True(t, sort.StringsAreSorted(got))
 	assert.Equal(t, []int{10, 10, 5}, pages)
 
-	// A listing that ends exactly at a page boundary says so on that page.
+	// A listing that ends exactly at a page boundary is complete on that
+	// page.
 	l, err := ns.List(ctx, ListOptions{Prefix: "user/", Limit: 25})
 	require.NoError(t, err)
 	assert.Len(t, l.Keys, 25)

@@ -89,6 +89,7 @@ func (ns *Namespace) sweepOnce() (deleted int, full bool, err error) {
 	if len(due) == 0 {
 		return 0, false, nil
 	}
+
 	deleted, h, err := ns.deleteExpired(due)
 	if err != nil {
 		return 0, false, err
