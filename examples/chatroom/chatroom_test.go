@@ -420,8 +420,10 @@ func TestHibernationKeepsMembers(t *testing.T) {
 		return s.app.sys.ActiveObjects() == 0
 	}, frameTimeout, 5*time.Millisecond, "objects still active")
 
-	// The next message wakes the room; bob's name came from his socket's
-	// attachment, and the timestamp continues from storage.
+	// The next message wakes the room. bob's name comes from his socket's
+	// attachment. The clock is set back to the first message's time, so a
+	// later timestamp can only come from storage.
+	clk.Set(time.UnixMilli(*first.Timestamp))
 	b.say("wake up")
 	for _, c := range []*client{a, b} {
 		f := c.nextMessage()
