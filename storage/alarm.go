@@ -81,9 +81,9 @@ func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
 	if until.Before(minAlarmTime) {
 		return nil, nil
 	}
-	// Every stored time is at most maxAlarmTime, so a later until is the
-	// end of the index; it must not reach alarmIndexKey, whose nanoseconds
-	// would overflow.
+	// Every stored time is at most maxAlarmTime, so a later until means the
+	// end of the index. Such a time must not reach alarmIndexKey, whose
+	// nanoseconds would overflow.
 	upper := []byte{tagAlarmIdx + 1}
 	if until.Before(maxAlarmTime) {
 		upper = alarmIndexKey(until.Add(time.Nanosecond), 0, ObjectID{})

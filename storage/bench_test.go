@@ -109,7 +109,7 @@ func pebbleWait(b *testing.B, batch *pebble.Batch) {
 	_ = batch.Close()
 }
 
-// BenchmarkCommitNoWait commits from one goroutine that never waits; a
+// BenchmarkCommitNoWait commits from one goroutine that never waits. A
 // second goroutine waits for each commit's durability, as the actor
 // runtime's output gate does while the next turn runs.
 func BenchmarkCommitNoWait(b *testing.B) {

@@ -34,9 +34,9 @@ func crashKey(seq, k int) string { return fmt.Sprintf("s%08d/%d", seq, k) }
 
 // TestCrashChild is the child side of TestCrash. It does nothing unless
 // the parent set DURABLE_CRASH_DIR. Each of crashWorkers goroutines
-// commits its numbered batches in order, each batch writing crashKeys keys
-// and the alarm of one object, and a second goroutine per worker waits for
-// each Handle in order and reports "worker seq" on stdout once it returns.
+// commits its numbered batches in order. A batch writes crashKeys keys and
+// the alarm of one object. A second goroutine per worker waits for each
+// Handle in order and reports "worker seq" on stdout once Wait returns.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -180,11 +180,12 @@ func runCrashChild(t *testing.T, dir string, next []int, target int) [][2]int {
 	return reports
 }
 
-// checkCrashDir opens dir and checks every worker's batches from 0 on: the
-// present ones are a prefix 0..M (each worker commits in order and the log
-// is replayed in order), none is partly present, each acknowledged one is
-// present and every alarm matches its object's last present batch. It
-// returns M per worker, -1 when none is present.
+// checkCrashDir opens dir and checks every worker's batches from 0 on. The
+// present ones must be a prefix 0..M, because each worker commits in order
+// and the log is replayed in order. None may be partly present, each
+// acknowledged one must be present, and every alarm must match its
+// object's last present batch. It returns M per worker, or -1 when none is
+// present.
 func checkCrashDir(t *testing.T, dir string, next, acked []int) []int {
 	t.Helper()
 	db, err := Open(dir, &Options{Logger: quiet})

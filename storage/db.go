@@ -202,6 +202,11 @@ func (db *DB) fail(cause error) error {
 // apply commits b without waiting for the fsync, and returns the handle
 // that waits for it.
 func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
+	return db.applyTo(b, &Handle{})
+}
+
+// applyTo is apply with the unused Handle to fill in.
+func (db *DB) applyTo(b *pebble.Batch, h *Handle) (*Handle, error) {
 	if err := db.enter(); err != nil {
 		b.Close()
 		return nil, err
@@ -210,7 +215,8 @@ func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
 	if err := db.applyNoSyncWait(b); err != nil {
 		return nil, err
 	}
-	return &Handle{db: db, batch: b}, nil
+	h.db, h.batch = db, b
+	return h, nil
 }
 
 // applyNoSyncWait calls Pebble's ApplyNoSyncWait and turns its panics into
@@ -221,9 +227,9 @@ func (db *DB) apply(b *pebble.Batch) (*Handle, error) {
 // keeps the error. Batches committed later still reach the memtable, and
 // their SyncWait returns the error. Once the log writer has filled its
 // current 32 KiB block, its next write returns the error and Pebble panics
-// on the committing goroutine: commitWrite panics while it holds the commit
-// pipeline's mutex, and other commit errors reach Logger.Fatalf ("fatal
-// commit error"), which pebbleLogger turns into a panic. The recover here
+// on the committing goroutine. commitWrite panics while it holds the commit
+// pipeline's mutex. Other commit errors reach Logger.Fatalf ("fatal commit
+// error"), which pebbleLogger turns into a panic. The recover here
 // keeps the process alive and marks the database failed and stuck, because
 // the pipeline never commits again and Pebble's Close would wait for it
 // forever. A commit that rotates the log after the error is worse:

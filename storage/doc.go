@@ -26,6 +26,21 @@
 // order, a durable batch implies every earlier batch is durable too. The
 // actor runtime holds each turn's result until its Handle is durable.
 //
+// # Failures
+//
+// A batch is atomic on disk: after a crash or a kill, reopening the
+// directory finds each batch wholly present or wholly absent, and every
+// batch whose Wait returned nil present. When a write or sync of the
+// write-ahead log fails, Wait returns an error matching [ErrFailed], and
+// so does every later call on the DB: the failed batch is already visible
+// in memory but may not be on disk, so nothing more is read or written
+// until the directory is opened again. [DB.Close] still returns after such
+// a failure.
+//
+// NOTE: with Pebble v2.1.7 a log error that races with a commit already
+// inside Pebble can still end the process (a panic during log rotation
+// that no recover can catch). Restarting recovers as after a crash.
+//
 // # Alarms
 //
 // Each object has at most one alarm time, written in the same batch as its

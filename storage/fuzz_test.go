@@ -12,9 +12,9 @@ func inRange(k, lo, hi []byte) bool {
 	return bytes.Compare(k, lo) >= 0 && (hi == nil || bytes.Compare(k, hi) < 0)
 }
 
-// FuzzKeyEncoding checks the object key encoding: a key decodes to what
-// was encoded, two user keys of one object keep their byte order, and no
-// user key reaches another object's range or the alarm, alarm index, key
+// FuzzKeyEncoding checks the object key encoding. A key decodes to what
+// was encoded, and two user keys of one object keep their byte order. No
+// user key reaches another object's range, nor the alarm, alarm index, key
 // space or metadata ranges.
 func FuzzKeyEncoding(f *testing.F) {
 	f.Add(uint32(1), []byte{1}, "a", "b", uint32(1), []byte{2})

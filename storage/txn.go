@@ -67,6 +67,7 @@ type txnState struct {
 	layers []*layer
 	done   bool
 	keyBuf []byte // scratch space for encoded keys
+	values []byte // copies of the values of pending writes
 
 	root       layer
 	rootLayers [1]*layer
@@ -92,6 +93,20 @@ func (st *txnState) release() {
 	if cap(st.keyBuf) > 4096 {
 		st.keyBuf = nil
 	}
+	// Pending writes are gone and Get and List return copies, so nothing
+	// refers to the values any longer.
+	st.values = st.values[:0]
+	if cap(st.values) > 64<<10 {
+		st.values = nil
+	}
+}
+
+// keep copies v to the end of st.values and returns the copy, whose
+// capacity ends with it.
+func (st *txnState) keep(v []byte) []byte {
+	start := len(st.values)
+	st.values = append(st.values, v...)
+	return st.values[start:len(st.values):len(st.values)]
 }
 
 // putState returns a released st to txnPool.
@@ -112,6 +127,7 @@ type Txn struct {
 	gen    uint64 // st.gen of the use that this Txn belongs to
 	depth  int    // index of this Txn's layer in st.layers
 	lay    *layer // st.layers[depth] while this Txn is usable
+	handle Handle // returned by Commit of a root Txn
 }
 
 // Begin starts a write set for the object id of namespace ns.
@@ -121,6 +137,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 	defer st.mu.Unlock()
 	st.gen++
 	st.done = false
+
 	prefix := st.prefixBuf[:]
 	putObjectKeyPrefix(prefix, ns, id)
 	// The prefix starts with tagObject, so it always has a successor.
@@ -132,6 +149,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 			break
 		}
 	}
+
 	st.root = layer{writes: writeSet{small: st.smallBuf[:0]}}
 	if st.keyBuf == nil {
 		st.keyBuf = st.keyArr[:0]
@@ -201,7 +219,10 @@ func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 			if w.deleted {
 				return nil, false, nil
 			}
-			return w.value, true, nil
+			// A copy, because st.values is reused after the Txn ends.
+			v := make([]byte, len(w.value))
+			copy(v, w.value)
+			return v, true, nil
 		}
 		if l.cleared {
 			return nil, false, nil
@@ -216,7 +237,7 @@ func (t *Txn) top() *layer {
 }
 
 // Get returns the value stored under key, or nil and false when there is
-// none. The returned slice must not be modified.
+// none. The returned slice is a copy that the caller owns.
 func (t *Txn) Get(key string) ([]byte, bool, error) {
 	if err := t.checkKey(key); err != nil {
 		return nil, false, err
@@ -268,11 +289,7 @@ func (t *Txn) Put(key string, value []byte) error {
 		return err
 	}
 	defer t.st.mu.Unlock()
-	c := bytes.Clone(value)
-	if c == nil {
-		c = []byte{}
-	}
-	t.top().writes.set(key, write{value: c})
+	t.top().writes.set(key, write{value: t.st.keep(value)})
 	return nil
 }
 
@@ -295,11 +312,7 @@ func (t *Txn) PutMany(entries map[string][]byte) error {
 	defer t.st.mu.Unlock()
 	top := t.top()
 	for k, v := range entries {
-		c := bytes.Clone(v)
-		if c == nil {
-			c = []byte{}
-		}
-		top.writes.set(k, write{value: c})
+		top.writes.set(k, write{value: t.st.keep(v)})
 	}
 	return nil
 }
@@ -574,8 +587,16 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 		return err
 	}
 	t.st.layers = append(t.st.layers, &layer{})
-	child := *t
-	child.depth = len(t.st.layers) - 1
+	child := &Txn{
+		db:     t.db,
+		ns:     t.ns,
+		id:     t.id,
+		prefix: t.prefix,
+		upper:  t.upper,
+		st:     t.st,
+		gen:    t.gen,
+		depth:  len(t.st.layers) - 1,
+	}
 	child.lay = t.st.layers[child.depth]
 	t.st.mu.Unlock()
 
@@ -593,7 +614,7 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 			mergeLayer(t.st.layers[child.depth-1], l)
 		}
 	}()
-	if err := fn(&child); err != nil {
+	if err := fn(child); err != nil {
 		return err
 	}
 	committed = true
@@ -731,5 +752,5 @@ func (t *Txn) commitLocked() (*Handle, error) {
 			return nil, err
 		}
 	}
-	return t.db.apply(b)
+	return t.db.applyTo(b, &t.handle)
 }

@@ -23,7 +23,16 @@ func TestGetPutDelete(t *testing.T) {
 	require.NoError(t, tx.Put("k", value))
 	value[0] = 'X' // Put copied the value.
 	require.NoError(t, tx.Put("empty", nil))
+	pending, ok, err := tx.Get("k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	pending[1] = 'X' // Get returned a copy of the pending value.
 	commit(t, tx)
+	// The ended Txn's buffers serve a new Txn; the copy stays intact.
+	other := db.Begin(1, ObjectID{2})
+	require.NoError(t, other.Put("z", []byte("zzz")))
+	other.Discard()
+	assert.Equal(t, "oXe", string(pending))
 
 	tx = db.Begin(1, ObjectID{1})
 	v, ok, err = tx.Get("k")

@@ -9,7 +9,7 @@ import (
 
 // walWatchFS passes every call to the file system below it and reports
 // each failed write or sync of a write-ahead log file to onError before
-// Pebble sees the error.
+// the error reaches Pebble.
 //
 // Pebble v2.1.7 keeps such an error inside its log writer and panics on a
 // later commit (see DB.applyNoSyncWait); when the panic comes from a log
