@@ -33,9 +33,9 @@ const (
 )
 
 // TestCrash runs durable increments in a child process, kills it with
-// SIGKILL at a random point and reopens the data directory: every
-// increment the child acknowledged is there, no acknowledged value was
-// returned twice, and an alarm the child set fires without a request.
+// SIGKILL at a random point and reopens the data directory. Every
+// increment the child acknowledged must be there, and no acknowledged
+// value may repeat. An alarm the child set must fire without a request.
 func TestCrash(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir)

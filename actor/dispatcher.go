@@ -7,12 +7,13 @@ import (
 
 // dispatcher runs Proto.Actor mailboxes on a few long-lived worker
 // goroutines, and on a new goroutine when every worker is busy.
+//
 // Proto.Actor's default dispatcher starts a goroutine for every mailbox
-// run; a turn is deep enough that such a goroutine spends more time
-// growing its stack than running the turn, while a worker's stack has
-// grown once. New goroutines keep the number of concurrent runs
-// unbounded, which turns need, because a turn may wait for another
-// object's turn.
+// run. A turn's call stack is deep enough that such a goroutine spends
+// more time growing its stack than running the turn, while a worker's
+// stack grows only once. Falling back to new goroutines keeps the number
+// of concurrent runs unbounded, which turns need because a turn may wait
+// for another object's turn.
 type dispatcher struct {
 	work chan func()
 	done chan struct{}
@@ -59,7 +60,7 @@ func (d *dispatcher) Schedule(fn func()) {
 // Throughput returns the number of messages per mailbox run.
 func (d *dispatcher) Throughput() int { return dispatcherThroughput }
 
-// stop ends the workers; later runs get goroutines of their own.
+// stop ends the workers. Later runs get goroutines of their own.
 func (d *dispatcher) stop() {
 	d.once.Do(func() { close(d.done) })
 	d.wg.Wait()

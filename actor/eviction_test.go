@@ -6,14 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable/actor"
-	"github.com/durable-go/durable/actor/actortest"
 	"github.com/durable-go/durable/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -269,11 +267,6 @@ func TestEvictionReleasesMemory(t *testing.T) {
 
 		goroutines, heap := settle(t, baseGoroutines)
 		t.Logf("cycle %d: %d goroutines, heap %d KiB", c, goroutines, heap>>10)
-		if p := os.Getenv("HEAPPROF"); p != "" {
-			f, _ := os.Create(fmt.Sprintf("%s.%d", p, c))
-			pprof.WriteHeapProfile(f)
-			f.Close()
-		}
 		if c == 0 {
 			baseGoroutines, baseHeap, prevHeap = goroutines, heap, heap
 			continue
@@ -299,5 +292,3 @@ func settle(t *testing.T, want int) (int, uint64) {
 	runtime.ReadMemStats(&ms)
 	return runtime.NumGoroutine(), ms.HeapAlloc
 }
-
-var _ = actortest.Evict[int]

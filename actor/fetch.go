@@ -22,12 +22,11 @@ func (a *activation) serveHTTP(env *envelope) {
 		h.ServeHTTP(rec, env.req.WithContext(ctx))
 		return nil
 	})
-	a.release(res, func(err error) {
+	a.releaseReply(res, env, func(err error) reply {
 		if err != nil {
-			env.reply <- failedReply(env, err)
-			return
+			return failedReply(env, err)
 		}
-		env.reply <- reply{resp: rec.response(env.req)}
+		return reply{resp: rec.response(env.req)}
 	})
 }
 

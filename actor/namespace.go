@@ -107,6 +107,10 @@ func (n *Namespace[T]) NewUniqueID() ID { return n.core.ids.unique() }
 func (n *Namespace[T]) IDFromString(s string) (ID, error) { return n.core.ids.parse(s) }
 
 // Get returns a stub for the object id without activating it.
+//
+// NOTE: Get does not check that id was minted by this namespace; an ID of
+// another namespace addresses an unrelated object here. IDFromString does
+// check, so IDs that arrive as strings are safe.
 func (n *Namespace[T]) Get(id ID) *Stub[T] { return &Stub[T]{ns: n.core, id: id} }
 
 // Fetch sends req to the object id; see Stub.Fetch.
@@ -123,15 +127,16 @@ func (n *Namespace[T]) Invoke(ctx context.Context, id ID, fn func(ctx context.Co
 }
 
 // Evict evicts the object id now if it is active, waiting for its current
-// turn and its Close hook. It is a no-op for an inactive object.
+// turn and its Close hook. It is a no-op for an inactive object. Called
+// from a turn of the same object it waits forever.
 func (n *Namespace[T]) Evict(ctx context.Context, id ID) error {
 	return n.core.sys.evict(ctx, objKey{n.core.number, id.obj})
 }
 
 // RunAlarm runs the object's alarm handler now, as a turn, if the object
-// has an alarm set, even if the alarm is not due yet; it reports whether an
-// alarm ran. The handler sees RetryCount 0. A handler error is returned and
-// leaves the alarm in place.
+// has an alarm set, even one that is not due yet. It reports whether an
+// alarm ran. The handler gets RetryCount 0. A handler error is returned
+// and leaves the alarm in place.
 func (n *Namespace[T]) RunAlarm(ctx context.Context, id ID) (bool, error) {
 	return n.core.runAlarm(ctx, id, 0, true)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/durable-go/durable/storage"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // callFunc is the untyped form of a function run on an object in a turn.
@@ -34,6 +35,10 @@ type reply struct {
 	val  any
 	resp *http.Response
 	err  error
+	// wait, when set, is the commit the caller must wait for before it
+	// hands out the result: the turn's own, or the object's last one.
+	wait *storage.Handle
+	a    *activation
 }
 
 // turnState is the runtime's view of the running turn, reached through
@@ -60,7 +65,9 @@ type State struct {
 	a *activation
 }
 
-// ID returns the object's ID.
+// ID returns the object's ID. Its Name is the one of the ID the first
+// event of the activation was sent to, so it is "" when that event was an
+// alarm or used an ID parsed from a string.
 func (s *State) ID() ID { return s.a.id }
 
 // Namespace returns the name of the object's namespace.
@@ -91,11 +98,11 @@ func (s *State) Storage() *storage.Txn {
 	return s.doneTxn()
 }
 
-// OnDurable registers fn to run after the current turn's writes, and every
-// earlier write of the object, are durable, in registration order; err is
-// non-nil if the commit failed or the turn failed. Outside a turn fn runs
-// at once with a nil error. fn runs on a runtime goroutine and must not
-// block.
+// OnDurable registers fn to run once the current turn's writes, and every
+// earlier write of the object, are durable. Callbacks run in registration
+// order, and err is non-nil if the turn or its commit failed. Outside a
+// turn fn runs at once with a nil error. fn runs on a runtime goroutine
+// and must not block.
 func (s *State) OnDurable(fn func(err error)) {
 	if ts := s.a.cur.Load(); ts != nil {
 		ts.mu.Lock()
@@ -167,6 +174,16 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 	}
 	select {
 	case r := <-env.reply:
+		if r.wait != nil {
+			if err := r.wait.WaitContext(ctx); err != nil {
+				if ctx.Err() != nil {
+					span.SetStatus(codes.Error, err.Error())
+					return reply{}, ctx.Err()
+				}
+				r.a.resetReq.Store(true)
+				r = reply{err: err}
+			}
+		}
 		if r.err != nil {
 			span.SetStatus(codes.Error, r.err.Error())
 		}
@@ -212,7 +229,7 @@ func (a *activation) deliver(env *envelope) {
 		val, err = env.fn(ctx, a.obj)
 		return err
 	})
-	a.release(res, func(err error) { env.reply <- reply{val: val, err: err} })
+	a.releaseReply(res, env, func(err error) reply { return reply{val: val, err: err} })
 }
 
 // construct runs the constructor and Init of a new activation, as a turn
@@ -245,9 +262,10 @@ func (a *activation) reset() {
 
 // turnResult is the outcome of runTurn.
 type turnResult struct {
-	h         *storage.Handle // nil for a turn without writes
-	err       error           // fn's error, a *PanicError or a commit error
-	onDurable []func(error)
+	h            *storage.Handle // nil for a turn without writes
+	err          error           // fn's error, a *PanicError or a commit error
+	commitFailed bool
+	onDurable    []func(error)
 }
 
 // runTurn runs fn as one turn: it opens the object's Txn, runs fn with
@@ -259,8 +277,15 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 	ts := &turnState{txn: s.db.Begin(a.ns.number, a.id.obj)}
 	tv := &turnValue{a: a, chain: append(slices.Clip(chain), a.key)}
 	ctx = context.WithValue(ctx, turnKey{}, tv)
-	ctx, span := s.tracer.Start(ctx, spanName)
-	defer span.End()
+	// Turn and commit spans are children of the call's span, so they are
+	// skipped when that span is not recorded, as with the no-op provider.
+	// A turn without a caller, such as an alarm, starts a trace.
+	span := trace.SpanFromContext(ctx)
+	traced := span.IsRecording() || !span.SpanContext().IsValid()
+	if traced {
+		ctx, span = s.tracer.Start(ctx, spanName)
+		defer span.End()
+	}
 
 	a.cur.Store(ts)
 	err := a.protect(ctx, fn)
@@ -285,11 +310,17 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 		ts.txn.Discard()
 	default:
 		at, set, changed := ts.txn.AlarmChange()
-		_, cspan := s.tracer.Start(ctx, "actor.commit")
+		var cspan trace.Span
+		if traced {
+			_, cspan = s.tracer.Start(ctx, "actor.commit")
+		}
 		h, cerr := ts.txn.Commit()
-		cspan.End()
+		if traced {
+			cspan.End()
+		}
 		if cerr != nil {
 			res.err = cerr
+			res.commitFailed = true
 			outcome = outcomeCommit
 			a.gate.fail(a.gen, cerr)
 			a.reset()
@@ -323,10 +354,10 @@ func (a *activation) protect(ctx context.Context, fn func(ctx context.Context) e
 	return fn(ctx)
 }
 
-// release queues the result of a turn behind the output gate: done and the
-// turn's OnDurable callbacks run once the turn's writes and every earlier
-// write of the object are durable, with the first error of the turn or of
-// durability.
+// release stages the result of a turn for the output gate. Once the
+// turn's writes and every earlier write of the object are durable, the
+// turn's OnDurable callbacks run and then done. Both get the turn's error,
+// or else the durability error.
 func (a *activation) release(res turnResult, done func(err error)) {
 	if res.h == nil && done == nil && len(res.onDurable) == 0 && res.err == nil {
 		return
@@ -342,6 +373,30 @@ func (a *activation) release(res turnResult, done func(err error)) {
 			done(err)
 		}
 	})
+}
+
+// releaseReply releases the reply of an event, built by build from the
+// turn's error. A turn without OnDurable callbacks hands its reply over at
+// once, with the commit the caller must wait for: the turn's own, or the
+// object's last one for a turn without writes. Because the log is synced
+// in commit order, that commit being durable means every earlier write of
+// the object is too, and callers wait in parallel instead of in turn
+// order on one goroutine. A turn with callbacks releases its reply through
+// the gate, after the callbacks.
+func (a *activation) releaseReply(res turnResult, env *envelope, build func(err error) reply) {
+	if len(res.onDurable) > 0 {
+		a.release(res, func(err error) { env.reply <- build(err) })
+		return
+	}
+	r := build(res.err)
+	r.a = a
+	switch {
+	case res.h != nil:
+		r.wait = res.h
+	case !res.commitFailed:
+		r.wait = a.lastHandle.Load()
+	}
+	a.stageDirect(func(error) { env.reply <- r })
 }
 
 // runCallback runs an OnDurable callback, logging a panic instead of
@@ -368,23 +423,35 @@ func failedReply(env *envelope, err error) reply {
 	return reply{resp: rec.response(env.req)}
 }
 
-// stagedRelease is a result waiting to be queued behind the output gate.
+// stagedRelease is a result waiting to be queued behind the output gate,
+// or to be released directly.
 type stagedRelease struct {
 	h       *storage.Handle
 	release func(err error)
+	direct  bool
 }
 
 // stage keeps a result until flush queues it behind the output gate, so
 // that the event's queue slot is given back before any caller sees its
 // result.
 func (a *activation) stage(h *storage.Handle, release func(err error)) {
-	a.staged = append(a.staged, stagedRelease{h, release})
+	a.staged = append(a.staged, stagedRelease{h: h, release: release})
+}
+
+// stageDirect keeps a result that flush releases without the gate, because
+// its receiver waits for durability itself.
+func (a *activation) stageDirect(release func(err error)) {
+	a.staged = append(a.staged, stagedRelease{release: release, direct: true})
 }
 
 // flush queues the staged results behind the output gate.
 func (a *activation) flush() {
 	for i, st := range a.staged {
-		a.gate.push(a, st.h, st.release)
+		if st.direct {
+			st.release(nil)
+		} else {
+			a.gate.push(a, st.h, st.release)
+		}
 		a.staged[i] = stagedRelease{}
 	}
 	a.staged = a.staged[:0]
