@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -575,4 +576,59 @@ func TestNamespaceCorruptRecord(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.Equal(t, "good", string(v))
+}
+
+func TestNamespaceSweepConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	db, _ := openDB(t)
+	ns := openNamespace(t, db, clk, nil)
+
+	const writers, rounds = 8, 50
+	stop := make(chan struct{})
+	sweeperDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				sweeperDone <- nil
+				return
+			default:
+			}
+			clk.Advance(time.Second)
+			if _, err := ns.Sweep(ctx); err != nil {
+				sweeperDone <- err
+				return
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			key := fmt.Sprintf("w%d", w)
+			for r := range rounds {
+				err := ns.Put(ctx, key, []byte(fmt.Sprint(r)), PutOptions{TTL: time.Duration(1+r%3) * time.Second})
+				assert.NoError(t, err)
+			}
+			assert.NoError(t, ns.Put(ctx, key, []byte("final"), PutOptions{}))
+		})
+	}
+	wg.Wait()
+	close(stop)
+	require.NoError(t, <-sweeperDone)
+
+	clk.Advance(time.Hour)
+	_, err := ns.Sweep(ctx)
+	require.NoError(t, err)
+	var want []string
+	for w := range writers {
+		key := fmt.Sprintf("w%d", w)
+		v, ok, err := ns.Get(ctx, key)
+		require.NoError(t, err)
+		assert.True(t, ok, key)
+		assert.Equal(t, "final", string(v), key)
+		want = append(want, "d"+key)
+	}
+	assert.Equal(t, want, rawKeys(t, ns), "no index entries are left behind")
 }
