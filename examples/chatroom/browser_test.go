@@ -75,6 +75,20 @@ func TestBrowserChat(t *testing.T) {
 		`[...document.querySelectorAll("#roster li")].map(li => li.textContent).sort()`))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"alice", "bob"}, roster)
+
+	// A third tab creates a private room; its ID fills the room field.
+	carol, cancelCarol := chromedp.NewContext(alice)
+	defer cancelCarol()
+	require.NoError(t, chromedp.Do(carol,
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("create-button")),
+		chromedp.Click(chromedp.ID("create-button")),
+	))
+	id, err := chromedp.Run(carol, chromedp.Poll[string](
+		`(v => /^[0-9a-f]{64}$/.test(v) ? v : "")(document.getElementById("room-input").value)`))
+	require.NoError(t, err)
+	c := s.dial(id, dialOptions{})
+	assert.Empty(t, c.join("dan"), "the new room is valid and empty")
 }
 
 // joinRoom returns the steps that open the chat page and join room as name.

@@ -34,9 +34,12 @@ type member struct {
 }
 
 // Room is one chat room. Its only durable state is its messages, keyed by
-// timestamp; its members live in the runtime as hibernatable sockets with a
+// timestamp. Its members live in the runtime as hibernatable sockets with a
 // member attachment each. The runtime runs one event of a room at a time,
 // so Room needs no lock.
+//
+// NOTE: as in the edge chat demo, a room keeps every message it stored,
+// although only the newest 100 are ever read.
 type Room struct {
 	state   *actor.State
 	limiter *limiter.Limiter // nil when rate limiting is off
@@ -270,6 +273,11 @@ type joinedMember struct {
 }
 
 // members returns the room's joined members, without the socket except.
+//
+// NOTE: edgehttp stops listing a socket as soon as it starts closing, but
+// its close turn, and so the quit frame, comes only when the connection is
+// gone. For a member that stopped reading that is up to the write timeout
+// (10 s by default) later, and its name is free in between.
 func (r *Room) members(except *edgehttp.WebSocket) []joinedMember {
 	var out []joinedMember
 	for _, ws := range edgehttp.WebSockets(r.state, "") {
