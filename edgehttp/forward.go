@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/actor"
+	"github.com/maypok86/otter/v2"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -126,6 +127,33 @@ type ForwardOptions struct {
 	WebSocket WebSocketOptions
 }
 
+// ID cache bounds: names up to idCacheNameBytes long are cached, at most
+// idCacheSize of them, so the cache stays under about a megabyte.
+const (
+	idCacheSize      = 4096
+	idCacheNameBytes = 128
+)
+
+// cachedBinding remembers the IDs that IDFromName derived, because
+// deriving one computes an HMAC, which costs a few microseconds on every
+// forwarded request.
+type cachedBinding struct {
+	actor.Binding
+	ids *otter.Cache[string, actor.ID]
+}
+
+func (b *cachedBinding) IDFromName(name string) actor.ID {
+	if len(name) > idCacheNameBytes {
+		return b.Binding.IDFromName(name)
+	}
+	if id, ok := b.ids.GetIfPresent(name); ok {
+		return id
+	}
+	id := b.Binding.IDFromName(name)
+	b.ids.Set(name, id)
+	return id
+}
+
 // forwarder is the http.Handler Forward returns.
 type forwarder struct {
 	binding actor.Binding
@@ -135,6 +163,8 @@ type forwarder struct {
 	retryAfter string
 	logger     *slog.Logger
 	metrics    *wsMetrics
+	// keyBinding is binding with IDFromName cached; Keys receive it.
+	keyBinding actor.Binding
 }
 
 // Forward returns a handler that sends each request to the object of b
@@ -177,6 +207,10 @@ func Forward(b actor.Binding, key Key, opts *ForwardOptions) http.Handler {
 	f.retryAfter = strconv.FormatInt(int64(secs), 10)
 	f.logger = f.opts.Logger
 	f.metrics = newWSMetrics(f.opts.MeterProvider, b.Name())
+	f.keyBinding = &cachedBinding{
+		Binding: b,
+		ids:     otter.Must(&otter.Options[string, actor.ID]{MaximumSize: idCacheSize}),
+	}
 	return f
 }
 
@@ -188,7 +222,7 @@ func (f *forwarder) log() *slog.Logger {
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := f.key(r, f.binding)
+	id, err := f.key(r, f.keyBinding)
 	if err != nil {
 		f.fail(w, r, http.StatusBadRequest, err)
 		return
