@@ -243,8 +243,8 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isUpgradeRequest(r) {
 		up = &upgrade{forwarder: f, id: id, decided: make(chan error, 1)}
 		ctx = context.WithValue(ctx, upgradeKey{}, up)
+		out = out.WithContext(ctx)
 	}
-	out = out.WithContext(ctx)
 
 	resp, err := f.binding.Fetch(ctx, id, out)
 	if err != nil {
