@@ -16,8 +16,10 @@ import (
 // Defaults of appConfig.
 const (
 	// defaultRateLimit and defaultRatePeriod let one client IP address send
-	// a burst of 20 messages, and 20 in any 10-second span.
-	defaultRateLimit  = 20
+	// at most 200 messages in any 10-second span: far more than anyone
+	// types, so only scripts meet the limit, and enough for a script to
+	// fill a room's history of 100 messages in one burst.
+	defaultRateLimit  = 200
 	defaultRatePeriod = 10 * time.Second
 	// roomNamespace and limiterNamespace name the object namespaces in
 	// the data directory. Renaming one orphans what is stored under it.
@@ -37,7 +39,7 @@ type appConfig struct {
 	// means the runtime's default of one minute.
 	IdleTimeout time.Duration
 	// RateLimit is the number of messages one client IP address may send
-	// in any RatePeriod-long span, over all rooms. The default is 20. A
+	// in any RatePeriod-long span, over all rooms. The default is 200. A
 	// negative value turns rate limiting off.
 	RateLimit int
 	// RatePeriod is the rate limit's sliding window. The default is 10 s.

@@ -76,7 +76,7 @@ func TestBrowserChat(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"alice", "bob"}, roster)
 
-	// A third tab creates a private room; its ID fills the room field.
+	// A third tab creates a private room. Its ID fills the room field.
 	carol, cancelCarol := chromedp.NewContext(alice)
 	defer cancelCarol()
 	require.NoError(t, chromedp.Do(carol,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -148,6 +149,20 @@ func TestBinary(t *testing.T) {
 	history := messages(c.join("bob"))
 	require.Len(t, history, 1)
 	assert.Equal(t, first.raw, history[0].raw, "history replays the stored frame byte for byte")
+	require.NoError(t, c.conn.Close(websocket.StatusNormalClosure, ""))
+
+	// The default limit admits 200 messages per address in any 10 s, so
+	// the 201st of a burst from a fresh address is refused.
+	c, err = dialRoom(context.Background(), p.base, "flood", dialOptions{localIP: "127.0.0.2"})
+	require.NoError(t, err)
+	c.t = t
+	c.join("flooder")
+	for i := range defaultRateLimit {
+		c.say(fmt.Sprint("burst ", i))
+		require.Equal(t, fmt.Sprint("burst ", i), *c.nextMessage().Message)
+	}
+	c.say("one too many")
+	c.expectError("rate limit exceeded")
 	require.NoError(t, c.conn.Close(websocket.StatusNormalClosure, ""))
 
 	err = p.terminate(t)
