@@ -1,23 +1,3 @@
-// Command chatroom is durable's WebSocket example: chat rooms in the
-// protocol of Cloudflare's public edge chat demo, with each room one
-// durable object that keeps its history on disk and may be evicted from
-// memory while its members stay connected.
-//
-//	go run ./examples/chatroom    # serve on 127.0.0.1:8789
-//
-// It serves:
-//
-//	GET  /                           the chat page
-//	POST /api/room                   creates a private room; returns its
-//	                                 64-hex-digit ID as text
-//	GET  /api/room/{room}/websocket  joins the room named by a public name
-//	                                 of up to 32 characters or by an ID
-//
-// A client first sends {"name": "..."}; it receives {"joined": name} for
-// each member present, the room's last 100 messages oldest first and
-// {"ready": true}. It then sends {"message": "..."} frames, which every
-// member receives as {"name", "message", "timestamp"}. Members leaving are
-// announced as {"quit": name}; bad frames get {"error": "..."}.
 package main
 
 import (
