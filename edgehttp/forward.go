@@ -255,7 +255,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
-	if up != nil && up.socket != nil {
+	if up != nil && up.accepted() != nil {
 		f.upgrade(w, r, resp, up)
 		return
 	}
