@@ -148,6 +148,10 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 // the optional interfaces of w, so WebSocket upgrades can still hijack.
 func (s *Server) accessLog(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.logger.Enabled(r.Context(), slog.LevelInfo) {
+			h.ServeHTTP(w, r)
+			return
+		}
 		m := httpsnoop.CaptureMetrics(h, w, r)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
