@@ -119,7 +119,7 @@ type CacheOptions[V any] struct {
 //
 // See the package documentation for its consistency guarantees.
 type Cache[V any] struct {
-	otter *otter.Cache[string, entry[V]]
+	otter *otter.Cache[string, *entry[V]]
 	load  func(ctx context.Context, key string) (V, int64, error)
 	// precise is the cache's clock in Unix nanoseconds. Hits read
 	// hitClock, which is precise unless CacheOptions.ClockResolution is
@@ -180,7 +180,9 @@ type flight[V any] struct {
 }
 
 // entry is a cached value or a cached "not found". Times are in Unix
-// nanoseconds of the cache's clock.
+// nanoseconds of the cache's clock. An entry is not changed once stored.
+// Otter keeps it by pointer because otter reads a pointer value with one
+// atomic load, and a larger value at a higher cost.
 type entry[V any] struct {
 	value V
 	// fresh is the end of the entry's hits. Until stale, it is served
@@ -303,10 +305,10 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 	}
 
 	var err error
-	c.otter, err = otter.New(&otter.Options[string, entry[V]]{
+	c.otter, err = otter.New(&otter.Options[string, *entry[V]]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher:       func(_ string, e entry[V]) uint32 { return e.weight },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry[V]]) time.Duration {
+		Weigher:       func(_ string, e *entry[V]) uint32 { return e.weight },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry[V]]) time.Duration {
 			return time.Duration(e.Value.expires() - e.SnapshotAtNano)
 		}),
 		// The handler only counts, so it may run under otter's bucket lock.
@@ -431,7 +433,7 @@ func (c *Cache[V]) startLoad(ctx context.Context, key string, background bool) (
 	// the result of every load that finished before it.
 	if ent, ok := c.otter.GetIfPresent(key); ok && c.precise.NowNano() < ent.fresh {
 		s.mu.Unlock()
-		return nil, &ent
+		return nil, ent
 	}
 	f := &flight[V]{done: make(chan struct{})}
 	c.closeMu.RLock()
@@ -550,7 +552,7 @@ func (c *Cache[V]) storeLocked(key string, v V, found bool, expiration int64) {
 		size += int64(c.sizeOf(key, v))
 	}
 	e.weight = uint32(min(size, math.MaxUint32))
-	c.otter.Set(key, *e)
+	c.otter.Set(key, e)
 }
 
 // detachLocked makes the running load of key, if any, finish without
@@ -694,7 +696,7 @@ func (c *Cache[V]) shard(key string) *shard[V] {
 	return &c.shards[maphash.String(c.seed, key)%numShards]
 }
 
-func (c *Cache[V]) onDeletion(e otter.DeletionEvent[string, entry[V]]) {
+func (c *Cache[V]) onDeletion(e otter.DeletionEvent[string, *entry[V]]) {
 	if e.WasEvicted() {
 		c.stats.evictions.Add(1)
 	}
