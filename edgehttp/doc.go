@@ -40,9 +40,9 @@
 //
 // Inside ServeHTTP of a forwarded request, an object accepts a WebSocket
 // with AcceptWebSocket, optionally labelling it with tags. The runtime, not
-// the object, then holds the connection: Forward performs the upgrade once
-// the accepting turn's writes are durable, a hub per actor.System keeps
-// the socket, and each message and the close arrive as turns through the
+// the object, then holds the connection. Forward performs the upgrade once
+// the accepting turn's writes are durable, and a hub per actor.System
+// keeps the socket. Each message and the close arrive as turns through the
 // optional WebSocketMessageHandler and WebSocketCloseHandler methods. So
 // an object with open sockets can be evicted like any other; the next
 // message activates it again. The object finds its sockets through

@@ -281,7 +281,12 @@ func (ws *WebSocket) start(conn *websocket.Conn, clk clock.Clock, group *socketG
 }
 
 // readLoop reads messages until the connection ends, then hands the close
-// to the deliverer and removes the socket from the hub.
+// to the deliverer and removes the socket from the hub. Reading also makes
+// the library reply to pings and to the client's close frame.
+//
+// NOTE: when the object falls behind and inbound is full, the reader waits,
+// so TCP flow control slows the client down. Until the object catches up,
+// pings and a close frame from the client wait behind the queued messages.
 func (ws *WebSocket) readLoop(conn *websocket.Conn, inbound chan<- inEvent) {
 	defer close(inbound)
 	for {
