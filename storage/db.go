@@ -97,6 +97,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+
 	var po *pebble.Options
 	if opts.Pebble != nil {
 		po = opts.Pebble.Clone()
@@ -109,16 +110,21 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if po.FS == nil {
 		po.FS = vfs.Default
 	}
+
 	db := &DB{logger: logger, limits: opts.Limits.withDefaults(), codec: opts.Codec}
 	if db.codec == nil {
 		db.codec = JSON{}
 	}
+	// A failed log write or sync marks the DB failed before Pebble sees
+	// it; see applyNoSyncWait.
 	po.FS = walWatchFS{FS: po.FS, onError: func(err error) { db.fail(err) }}
+
 	pl := pebbleLogger{logger: logger.With("component", "pebble")}
 	po.Logger = pl
 	el := pebble.MakeLoggingEventListener(pl)
 	el.EnsureDefaults(pl)
 	po.EventListener = &el
+
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
