@@ -60,12 +60,12 @@ func newBenchCache(b *testing.B, load LoadFunc[[]byte], resolution time.Duration
 func loadBenchValue(context.Context, string) ([]byte, error) { return benchValue, nil }
 
 // kvcacheVariants are the Cache configurations the hit benchmarks run:
-// every hit reading the time, and hits on a clock updated every
-// millisecond.
+// the default, whose hits read a clock updated every millisecond, and
+// every hit reading the time.
 var kvcacheVariants = []struct {
 	name       string
 	resolution time.Duration
-}{{"kvcache", 0}, {"kvcache-coarse", time.Millisecond}}
+}{{"kvcache", 0}, {"kvcache-precise", -1}}
 
 // BenchmarkCacheHit reads keys that are all cached, through Cache and
 // through otter alone, on one goroutine.

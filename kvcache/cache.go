@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/durable-go/durable/clock"
 	"github.com/maypok86/otter/v2"
@@ -21,6 +22,8 @@ const (
 	DefaultMaxBytes    = 64 << 20
 	DefaultTTL         = time.Minute
 	DefaultLoadTimeout = 30 * time.Second
+	// DefaultClockResolution is how often hits see the real clock move.
+	DefaultClockResolution = time.Millisecond
 )
 
 // entryOverhead estimates the bytes a cached entry costs beyond its key and
@@ -104,13 +107,15 @@ type CacheOptions[V any] struct {
 	// LoadTimeout bounds each call of the loader. The default is
 	// DefaultLoadTimeout (30 seconds); a negative value means no bound.
 	LoadTimeout time.Duration
-	// ClockResolution, when positive and Clock is the real clock, makes
-	// hits read a clock that a goroutine updates once per resolution
-	// (at most a second) instead of reading the time, which is the
-	// largest cost of a hit. An entry may then be served as fresh up to
-	// about one resolution past its TTL, longer when that goroutine is
-	// starved. Values are still never served past their key's expiration
-	// in a Namespace. Zero means every hit reads the time.
+	// ClockResolution is how often hits on the real clock see the time
+	// move. Hits read a clock that a goroutine, shared by the caches of
+	// one resolution, updates once per resolution, because reading the
+	// time is the largest cost of a hit. An entry may be served as fresh
+	// up to about one resolution past its TTL, longer when that goroutine
+	// is starved of CPU. Values are still never served past their key's
+	// expiration in a Namespace. The default is DefaultClockResolution
+	// (one millisecond), the maximum is a second, and a negative value
+	// makes every hit read the time. It has no effect on another Clock.
 	ClockResolution time.Duration
 }
 
@@ -122,8 +127,8 @@ type Cache[V any] struct {
 	otter *otter.Cache[string, *entry[V]]
 	load  func(ctx context.Context, key string) (V, int64, error)
 	// precise is the cache's clock in Unix nanoseconds. Hits read
-	// hitClock, which is precise unless CacheOptions.ClockResolution is
-	// set on the real clock; then it is coarse, as coarseHits reports.
+	// hitClock, which on the real clock is coarse unless
+	// CacheOptions.ClockResolution is negative; coarseHits reports which.
 	precise    otter.Clock
 	hitClock   otter.Clock
 	coarse     *otter.CoarseClock // otter's clock; nil on a custom clock
@@ -270,11 +275,13 @@ func newCache[V any](load func(context.Context, string) (V, int64, error), opts 
 		// against its own clocks. So otter may read a clock that lags by up
 		// to a second, which costs an atomic load instead of a clock read.
 		resolution := time.Second
-		if opts.ClockResolution > 0 {
-			resolution = min(opts.ClockResolution, time.Second)
-			c.coarseHits = true
+		switch {
+		case opts.ClockResolution == 0:
+			resolution, c.coarseHits = DefaultClockResolution, true
+		case opts.ClockResolution > 0:
+			resolution, c.coarseHits = min(opts.ClockResolution, time.Second), true
 		}
-		c.coarse = otter.NewCoarseClock(resolution)
+		c.coarse = sharedCoarseClock(resolution)
 		otterClock = c.coarse
 		if c.coarseHits {
 			c.hitClock = c.coarse
@@ -683,9 +690,6 @@ func (c *Cache[V]) Close() error {
 	c.cancel()
 	c.loads.Wait()
 	c.otter.StopAllGoroutines()
-	if c.coarse != nil {
-		c.coarse.Stop()
-	}
 	if c.metrics != nil {
 		return c.metrics.Unregister()
 	}
@@ -741,6 +745,29 @@ func (m *monoClock) NowNano() int64 { return m.startNanos + int64(time.Since(m.s
 // Tick returns nil: the cache does without otter's periodic clean-up and
 // removes expired entries during its regular maintenance.
 func (m *monoClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// coarseClocks holds one coarse clock per resolution for all caches. It
+// holds them weakly: a clock's goroutine stops once no cache uses it.
+var coarseClocks struct {
+	mu     sync.Mutex
+	clocks map[time.Duration]weak.Pointer[otter.CoarseClock] // guarded by mu
+}
+
+// sharedCoarseClock returns the coarse clock of resolution, starting one
+// if no cache uses it.
+func sharedCoarseClock(resolution time.Duration) *otter.CoarseClock {
+	coarseClocks.mu.Lock()
+	defer coarseClocks.mu.Unlock()
+	if c := coarseClocks.clocks[resolution].Value(); c != nil {
+		return c
+	}
+	if coarseClocks.clocks == nil {
+		coarseClocks.clocks = make(map[time.Duration]weak.Pointer[otter.CoarseClock])
+	}
+	c := otter.NewCoarseClock(resolution)
+	coarseClocks.clocks[resolution] = weak.Make(c)
+	return c
+}
 
 // fakeableClock reads any clock.Clock, such as clock.Fake in tests.
 type fakeableClock struct{ c clock.Clock }

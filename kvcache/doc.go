@@ -72,9 +72,13 @@
 // move time with clock.Fake. With the real clock a cache measures its
 // deadlines on the monotonic clock from when it stored each entry.
 // NOTE: after a step of the system clock, a cached value may therefore
-// outlive its key's expiration by the size of the step. By default every
-// hit reads the time; CacheOptions.ClockResolution trades TTL precision
-// for faster hits.
+// outlive its key's expiration by the size of the step.
+//
+// Reading the time is the largest cost of a cache hit, so on the real
+// clock hits read a clock that one goroutine updates every millisecond
+// ([CacheOptions.ClockResolution]). An entry may be served as fresh about
+// a millisecond past its TTL. Entries that end at their key's expiration
+// are checked against the precise time.
 //
 // # Concurrency
 //

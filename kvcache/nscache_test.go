@@ -167,6 +167,11 @@ func TestNamespaceCacheCoarseClockHonoursKeyExpiration(t *testing.T) {
 	ns := openNamespace(t, db, clock.Real, nil)
 	c := newNamespaceCache(t, ns, nil, &CacheOptions[string]{TTL: time.Hour, ClockResolution: time.Second})
 	require.True(t, c.coarseHits)
+	precise := newNamespaceCache(t, ns, nil, &CacheOptions[string]{ClockResolution: -1})
+	assert.False(t, precise.coarseHits)
+	byDefault := newNamespaceCache(t, ns, nil, nil)
+	assert.True(t, byDefault.coarseHits)
+	assert.Same(t, byDefault.coarse, sharedCoarseClock(DefaultClockResolution), "caches share a clock")
 
 	require.NoError(t, ns.Put(ctx, "k", []byte("v"), PutOptions{TTL: 50 * time.Millisecond}))
 	require.NoError(t, ns.Put(ctx, "forever", []byte("v"), PutOptions{}))
