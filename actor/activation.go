@@ -53,6 +53,7 @@ type activation struct {
 
 	cur        atomic.Pointer[turnState]      // the running turn, if any
 	lastHandle atomic.Pointer[storage.Handle] // the last commit with writes
+	synced     atomic.Pointer[storage.Handle] // a commit known to be durable
 	resetReq   atomic.Bool                    // set by a failed commit
 	gate       gate
 }
@@ -77,6 +78,28 @@ func (a *activation) Receive(c protoactor.Context) {
 	case *protoactor.Stopped:
 		a.ns.sys.removeActivation(a)
 	}
+}
+
+// pendingHandle returns the object's last commit unless it is known to be
+// durable already, in which case it returns nil.
+func (a *activation) pendingHandle() *storage.Handle {
+	h := a.lastHandle.Load()
+	if h == a.synced.Load() {
+		return nil
+	}
+	return h
+}
+
+// waitDurable waits until h is durable and records it as durable.
+func (a *activation) waitDurable(ctx context.Context, h *storage.Handle) error {
+	if h == nil {
+		return nil
+	}
+	if err := h.WaitContext(ctx); err != nil {
+		return err
+	}
+	a.synced.Store(h)
+	return nil
 }
 
 // finished records the end of one event.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/durable-go/durable/actor"
 	"github.com/stretchr/testify/assert"
@@ -69,6 +70,8 @@ func TestMetricsAndSpans(t *testing.T) {
 	require.Error(t, err)
 	setAlarm(t, stub, sys.Clock.Now())
 	recv(t, runs)
+	// Wait for the alarm's turn to end, so the object is idle.
+	require.Eventually(t, func() bool { _, ok := alarmOf(t, stub); return !ok }, 10*time.Second, time.Millisecond)
 
 	collect := func() metricdata.ResourceMetrics {
 		var rm metricdata.ResourceMetrics

@@ -195,7 +195,8 @@ func loadIDKey(db *storage.DB) ([]byte, error) {
 // Shutdown stops accepting events, waits for in-flight turns and their
 // durability until ctx ends, stops the alarm scheduler, evicts every object
 // (running Close hooks) and closes the store. Only the first call does the
-// work; later calls return its result.
+// work; later calls return its result. Called from a turn it waits
+// forever, because it waits for that turn to end.
 func (s *System) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
 	return s.shutdownErr

@@ -53,8 +53,15 @@ type turnState struct {
 
 // turnValue is stored in a turn's context.
 type turnValue struct {
-	a     *activation
-	chain []objKey // the objects waiting on this turn, this one last
+	a *activation
+	// waiting lists the objects waiting on this turn further up the call
+	// chain; the chain is waiting followed by a.
+	waiting []objKey
+}
+
+// inChain reports whether key is in the call chain of the turn.
+func (tv *turnValue) inChain(key objKey) bool {
+	return key == tv.a.key || slices.Contains(tv.waiting, key)
 }
 
 type turnKey struct{}
@@ -153,16 +160,14 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 	}
 	key := objKey{n.number, id.obj}
 	if tv, ok := ctx.Value(turnKey{}).(*turnValue); ok {
-		if slices.Contains(tv.chain, key) {
+		if tv.inChain(key) {
 			return reply{}, fmt.Errorf("%w: %s/%s is already waiting further up the chain",
 				ErrCallCycle, n.name, id)
 		}
-		if h := tv.a.lastHandle.Load(); h != nil {
-			if err := h.WaitContext(ctx); err != nil {
-				return reply{}, err
-			}
+		if err := tv.a.waitDurable(ctx, tv.a.pendingHandle()); err != nil {
+			return reply{}, err
 		}
-		env.chain = tv.chain
+		env.chain = append(slices.Clip(tv.waiting), tv.a.key)
 	}
 	ctx, span := n.sys.tracer.Start(ctx, spanName, n.spanOpts...)
 	defer span.End()
@@ -175,7 +180,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 	select {
 	case r := <-env.reply:
 		if r.wait != nil {
-			if err := r.wait.WaitContext(ctx); err != nil {
+			if err := r.a.waitDurable(ctx, r.wait); err != nil {
 				if ctx.Err() != nil {
 					span.SetStatus(codes.Error, err.Error())
 					return reply{}, ctx.Err()
@@ -275,7 +280,7 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 	s := a.ns.sys
 	start := time.Now()
 	ts := &turnState{txn: s.db.Begin(a.ns.number, a.id.obj)}
-	tv := &turnValue{a: a, chain: append(slices.Clip(chain), a.key)}
+	tv := &turnValue{a: a, waiting: chain}
 	ctx = context.WithValue(ctx, turnKey{}, tv)
 	// Turn and commit spans are children of the call's span, so they are
 	// skipped when that span is not recorded, as with the no-op provider.
@@ -394,7 +399,7 @@ func (a *activation) releaseReply(res turnResult, env *envelope, build func(err 
 	case res.h != nil:
 		r.wait = res.h
 	case !res.commitFailed:
-		r.wait = a.lastHandle.Load()
+		r.wait = a.pendingHandle()
 	}
 	a.stageDirect(func(error) { env.reply <- r })
 }
