@@ -10,6 +10,9 @@ import "time"
 func (t *Txn) AlarmChange() (at time.Time, set, changed bool) {
 	t.st.mu.Lock()
 	defer t.st.mu.Unlock()
+	if t.gen != t.st.gen {
+		return time.Time{}, false, false // t ended; its state may serve another Txn
+	}
 	for i := len(t.st.layers) - 1; i >= 0; i-- {
 		if a := t.st.layers[i].alarm; a != nil {
 			return a.t, !a.deleted, true

@@ -564,3 +564,23 @@ func TestTxnConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAlarmChangeAfterReuse checks that an ended Txn reports no alarm
+// change even when its state serves a new Txn that changed the alarm.
+func TestAlarmChangeAfterReuse(t *testing.T) {
+	db, _ := openTest(t, nil)
+	old := db.Begin(1, ObjectID{1})
+	require.NoError(t, old.SetAlarm(time.Unix(5, 0)))
+	at, set, changed := old.AlarmChange()
+	assert.True(t, changed)
+	assert.True(t, set)
+	assert.True(t, at.Equal(time.Unix(5, 0)))
+	old.Discard()
+	for range 10 {
+		tx := db.Begin(1, ObjectID{2})
+		require.NoError(t, tx.DeleteAlarm())
+		_, _, changed = old.AlarmChange()
+		assert.False(t, changed)
+		tx.Discard()
+	}
+}
