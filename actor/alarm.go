@@ -11,7 +11,7 @@ import (
 )
 
 // scheduler fires alarms. One goroutine waits on a clock timer for the
-// earliest alarm in the store's alarm index; each due alarm is delivered by
+// earliest alarm in the store's alarm index. Each due alarm is delivered by
 // a goroutine of its own, which retries it with backoff until it succeeds
 // or runs out of retries. An alarm stays in the index until its object's
 // turn deletes or replaces it, so an alarm whose delivery a crash cut short
@@ -169,7 +169,7 @@ func (sc *scheduler) deliver(ns *nsCore, id ID, scheduled time.Time) {
 			s.logger.Error("alarm failed after every retry; alarm deleted", "namespace", ns.name,
 				"object", id.String(), "scheduled", scheduled, "retries", retry, "error", err)
 			if _, err := ns.call(s.ctx, id, dropAlarm); err != nil && s.ctx.Err() == nil {
-				s.logger.Error("delete failed alarm", "namespace", ns.name, "object", id.String(), "error", err)
+				s.logger.Error("failed to delete alarm after its last retry", "namespace", ns.name, "object", id.String(), "error", err)
 			}
 			return
 		}

@@ -237,7 +237,7 @@ func (l *lazyTimer) reset(s *System, d time.Duration) {
 		return
 	}
 	l.t.Stop()
-	// Drop a tick of the old deadline that nobody received.
+	// Drop a tick of the old deadline that was never received.
 	select {
 	case <-l.t.C():
 	default:

@@ -149,6 +149,10 @@ func Open(dir string, opts *Options) (*System, error) {
 		table:      make(map[objKey]*activation),
 		extensions: make(map[any]any),
 	}
+	if err := m.observe(s); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	paLogger := slog.New(demoteInfo{o.Logger.Handler()}).With("component", "protoactor")
 	s.actors = protoactor.NewActorSystem(protoactor.WithLoggerFactory(
@@ -160,10 +164,6 @@ func Open(dir string, opts *Options) (*System, error) {
 		s.spawning = nil
 		return a
 	}, protoactor.WithDispatcher(s.dispatcher))
-	if err := m.observe(s); err != nil {
-		db.Close()
-		return nil, err
-	}
 	s.sweeper = newSweeper(s)
 	s.scheduler = newScheduler(s)
 	go s.sweeper.run()
