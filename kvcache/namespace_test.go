@@ -632,3 +632,22 @@ func TestNamespaceSweepConcurrentWriters(t *testing.T) {
 	}
 	assert.Equal(t, want, rawKeys(t, ns), "no index entries are left behind")
 }
+
+func TestNamespaceSweeperStopsWithDatabase(t *testing.T) {
+	clk := clock.NewFake(t0)
+	db, err := storage.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	ns, err := Open(db, "TEST", &Options{Clock: clk, SweepInterval: time.Minute})
+	require.NoError(t, err)
+	require.True(t, clk.WaitForTimers(1, 5*time.Second))
+	require.NoError(t, db.Close())
+	clk.Advance(time.Minute)
+	select {
+	case <-ns.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sweeper did not stop after the database closed")
+	}
+	require.NoError(t, ns.Close())
+	_, _, err = ns.Get(context.Background(), "k")
+	require.ErrorIs(t, err, ErrClosed)
+}

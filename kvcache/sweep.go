@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +25,13 @@ func (ns *Namespace) sweepLoop(interval time.Duration) {
 			return
 		case <-t.C():
 		}
-		if n, err := ns.sweep(); err != nil {
+		n, err := ns.sweep()
+		if errors.Is(err, storage.ErrClosed) {
+			// The database was closed before the namespace: nothing is
+			// left to sweep.
+			return
+		}
+		if err != nil {
 			ns.logger.Warn("kvcache: sweep failed; retrying at the next interval",
 				"namespace", ns.name, "deleted", n, "error", err)
 		}
