@@ -61,10 +61,10 @@
 // that same cache. Other caches over the same namespace keep serving what
 // they cached until its TTL runs out, plus StaleWhileRevalidate: they see
 // the write within that time, or up to StaleIfError past the TTL while
-// their loads fail. This is the
-// eventual consistency of Workers KV. A write straight to the Namespace
-// is, for every cache, such an other write. Reads straight from the
-// Namespace always see the latest committed write.
+// their loads fail. This is the eventual consistency of Workers KV. Every
+// cache treats a write made straight to the Namespace as such a write of
+// another cache. Reads straight from the Namespace always see the latest
+// committed write.
 //
 // # Time
 //
@@ -85,8 +85,8 @@
 // Namespace and Cache are safe for concurrent use. The loader of a Cache
 // runs on a goroutine of the cache. Its context keeps the values of the
 // Get that started it and ends after CacheOptions.LoadTimeout or on
-// Close, but not when that Get gives up. A failed background refresh is logged
-// at warning level, since no caller receives its error.
+// Close, but not when that Get gives up. A failed background refresh is
+// logged at warning level, since no caller receives its error.
 //
 // # Metrics
 //
