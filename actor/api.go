@@ -30,8 +30,9 @@ type Options struct {
 	// MaxActive bounds the number of active objects; past it the least
 	// recently used idle objects are evicted. Zero means no bound.
 	MaxActive int
-	// MaxQueue bounds the events waiting for one object; past it callers
-	// get an *OverloadedError at once. The default is 1,024.
+	// MaxQueue bounds the events accepted for one object and not yet
+	// finished, the running one included; past it callers get an
+	// *OverloadedError at once. The default is 1,024.
 	MaxQueue int
 	// AlarmRetries is how many times a failing alarm is retried before it
 	// is dropped. The default is 6; a negative value means no retries.
@@ -142,7 +143,7 @@ type AlarmInfo struct {
 
 // Closer is implemented by objects that want to run a step when they are
 // evicted. Close runs as the last turn of the activation; its storage
-// writes are committed.
+// writes are committed unless it returns an error or panics.
 type Closer interface {
 	Close(ctx context.Context) error
 }
