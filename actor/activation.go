@@ -29,17 +29,23 @@ type activation struct {
 	pid   *protoactor.PID
 	state State
 
-	// Table fields, guarded by System.mu.
+	// Table fields, guarded by System.mu. stopped is set before the stop
+	// bit of ctrl, so a sender that sees the bit may read it unlocked.
 	stopping   bool
 	stopped    chan struct{} // closed once the Proto.Actor process has stopped
 	prev, next *activation   // LRU list links
 	inLRU      bool
 	evictWhy   evictReason
 
-	// queued counts events accepted for this activation and not yet
-	// finished, the running one included. It only grows under System.mu
-	// and while stopping is false, so eviction can trust a zero.
-	queued atomic.Int32
+	// ctrl is the admission state. Its low bits count the events accepted
+	// for this activation and not yet finished, the running one included;
+	// stopBit marks an eviction. Senders add events and evictions set the
+	// bit with compare-and-swap, so an event is either counted before the
+	// eviction, which then waits for it, or sees the bit and waits for a
+	// new activation.
+	ctrl atomic.Int64
+	// moveEpoch is the LRU list's epoch when a last moved to its front.
+	moveEpoch atomic.Uint64
 	// lastUsed is the clock time, in Unix nanoseconds, of the last event
 	// accepted or finished.
 	lastUsed atomic.Int64
@@ -66,11 +72,11 @@ func (a *activation) Receive(c protoactor.Context) {
 		a.deliver(m)
 		a.finished()
 		a.flush()
-		if a.evictPending && a.queued.Load() == 0 {
+		if a.evictPending && a.pending() == 0 {
 			a.finishEvict(c)
 		}
 	case evictRequest:
-		if a.queued.Load() > 0 {
+		if a.pending() > 0 {
 			a.evictPending = true
 			return
 		}
@@ -102,11 +108,51 @@ func (a *activation) waitDurable(ctx context.Context, h *storage.Handle) error {
 	return nil
 }
 
+// stopBit is the bit of activation.ctrl that marks an eviction.
+const stopBit = 1 << 40
+
+// pending returns the number of events accepted and not yet finished.
+func (a *activation) pending() int { return int(a.ctrl.Load() &^ stopBit) }
+
+// admit counts one more event unless the activation is being evicted or
+// already has max events. It returns whether the event was admitted, the
+// count reached, and whether an eviction is in progress.
+func (a *activation) admit(max int) (ok bool, n int, stopping bool) {
+	for {
+		v := a.ctrl.Load()
+		if v&stopBit != 0 {
+			return false, 0, true
+		}
+		if int(v) >= max {
+			return false, int(v), false
+		}
+		if a.ctrl.CompareAndSwap(v, v+1) {
+			return true, int(v) + 1, false
+		}
+	}
+}
+
+// stopIfIdle marks an activation without events as being evicted and
+// reports whether it did.
+func (a *activation) stopIfIdle() bool { return a.ctrl.CompareAndSwap(0, stopBit) }
+
+// stopAnyway marks the activation as being evicted even if events are
+// pending; they run before it stops.
+func (a *activation) stopAnyway() {
+	for {
+		v := a.ctrl.Load()
+		if a.ctrl.CompareAndSwap(v, v|stopBit) {
+			return
+		}
+	}
+}
+
 // finished records the end of one event.
 func (a *activation) finished() {
 	s := a.ns.sys
 	a.lastUsed.Store(s.clock.Now().UnixNano())
-	if a.queued.Add(-1) == 0 {
+	idle := a.ctrl.Add(-1)&^stopBit == 0
+	if idle && (a.moveEpoch.Load() != s.lru.epoch.Load() || s.opts.MaxActive > 0) {
 		s.mu.Lock()
 		if a.inLRU {
 			s.lru.moveToFront(a)
@@ -121,49 +167,74 @@ func (a *activation) finished() {
 
 // send delivers env to the object key of ns, activating it if needed. It
 // waits while an earlier activation of the object is being evicted.
+//
+// An active object is reached under the table's read lock, and the write
+// lock is taken only to activate or to move the object to the front of
+// the LRU list, which a hot object, already at the front, skips.
 func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) error {
 	key := objKey{ns.number, id.obj}
 	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		s.mu.RLock()
+		closed, a := s.closed, s.table[key]
+		s.mu.RUnlock()
+		if closed {
 			return ErrClosed
 		}
-		a := s.table[key]
-		if a != nil && a.stopping {
-			ch := a.stopped
-			s.mu.Unlock()
+		var ok, stopping bool
+		var n int
+		if a == nil {
+			var err error
+			if a, ok, n, stopping, err = s.activate(ns, id, key); err != nil {
+				return err
+			}
+		} else {
+			ok, n, stopping = a.admit(s.opts.MaxQueue)
+		}
+		if stopping {
+			// stopped was set before the stop bit that admit saw.
 			select {
-			case <-ch:
+			case <-a.stopped:
 				continue
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		if a == nil {
-			var err error
-			if a, err = s.activateLocked(ns, id, key); err != nil {
-				s.mu.Unlock()
-				return err
-			}
+		if !ok {
+			return &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
-		if q := int(a.queued.Load()); q >= s.opts.MaxQueue {
-			s.mu.Unlock()
-			return &OverloadedError{Namespace: ns.name, ID: id, Queued: q}
-		}
-		a.queued.Add(1)
 		a.lastUsed.Store(s.clock.Now().UnixNano())
-		s.lru.moveToFront(a)
-		s.mu.Unlock()
+		if a.moveEpoch.Load() != s.lru.epoch.Load() {
+			s.mu.Lock()
+			s.lru.moveToFront(a)
+			s.mu.Unlock()
+		}
 		s.root.Send(a.pid, env)
 		return nil
 	}
+}
+
+// activate returns the activation of key, creating it if there is none,
+// and admits one event to it.
+func (s *System) activate(ns *nsCore, id ID, key objKey) (a *activation, ok bool, n int, stopping bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, 0, false, ErrClosed
+	}
+	if a = s.table[key]; a == nil {
+		if a, err = s.activateLocked(ns, id, key); err != nil {
+			return nil, false, 0, false, err
+		}
+	}
+	ok, n, stopping = a.admit(s.opts.MaxQueue)
+	return a, ok, n, stopping, nil
 }
 
 // activateLocked spawns a new activation of key and adds it to the table.
 func (s *System) activateLocked(ns *nsCore, id ID, key objKey) (*activation, error) {
 	a := &activation{ns: ns, id: id, key: key}
 	a.state.a = a
+	a.lastUsed.Store(s.clock.Now().UnixNano())
 	s.nextName++
 	name := "o" + strconv.FormatUint(s.nextName, 36)
 	s.spawning = a

@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	protoactor "github.com/asynkron/protoactor-go/actor"
@@ -41,9 +42,14 @@ type evictRequest struct{}
 type lruList struct {
 	head, tail *activation
 	len        int
+	// epoch counts moves to the front. An activation whose moveEpoch
+	// equals it is at the front already, so senders read both without the
+	// lock to skip a move that would change nothing.
+	epoch atomic.Uint64
 }
 
 func (l *lruList) pushFront(a *activation) {
+	a.moveEpoch.Store(l.epoch.Add(1))
 	a.prev, a.next = nil, l.head
 	if l.head != nil {
 		l.head.prev = a
@@ -82,12 +88,32 @@ func (l *lruList) moveToFront(a *activation) {
 	l.pushFront(a)
 }
 
-// startEvictLocked marks a as stopping, so that new events wait for a
-// fresh activation, and asks its actor to stop once its queue is empty.
+// evictIdleLocked starts the eviction of a if no event is pending for it,
+// and reports whether it did.
+func (s *System) evictIdleLocked(a *activation, why evictReason) bool {
+	a.stopped = make(chan struct{})
+	if !a.stopIfIdle() {
+		a.stopped = nil
+		return false
+	}
+	s.startEvictLocked(a, why)
+	return true
+}
+
+// evictAnywayLocked starts the eviction of a; its pending events run
+// first.
+func (s *System) evictAnywayLocked(a *activation, why evictReason) {
+	a.stopped = make(chan struct{})
+	a.stopAnyway()
+	s.startEvictLocked(a, why)
+}
+
+// startEvictLocked records that a is stopping, so that new events wait
+// for a fresh activation, and asks its actor to stop once its pending
+// events have run. The caller has set the stop bit.
 func (s *System) startEvictLocked(a *activation, why evictReason) {
 	a.stopping = true
 	a.evictWhy = why
-	a.stopped = make(chan struct{})
 	s.lru.remove(a)
 	s.root.Send(a.pid, evictRequest{})
 }
@@ -97,8 +123,8 @@ func (s *System) startEvictLocked(a *activation, why evictReason) {
 func (s *System) evictOverflowLocked(keep *activation) {
 	for a := s.lru.tail; a != nil && s.lru.len > s.opts.MaxActive; {
 		prev := a.prev
-		if a != keep && a.queued.Load() == 0 {
-			s.startEvictLocked(a, evictMaxActive)
+		if a != keep {
+			s.evictIdleLocked(a, evictMaxActive)
 		}
 		a = prev
 	}
@@ -113,7 +139,7 @@ func (s *System) evict(ctx context.Context, key objKey) error {
 		return nil
 	}
 	if !a.stopping {
-		s.startEvictLocked(a, evictExplicit)
+		s.evictAnywayLocked(a, evictExplicit)
 	}
 	ch := a.stopped
 	s.mu.Unlock()
@@ -212,14 +238,16 @@ func (w *sweeper) sweep() (time.Duration, bool) {
 	// except busy ones, which move to the front until their event ends.
 	for n := s.lru.len; n > 0 && s.lru.tail != nil; n-- {
 		a := s.lru.tail
-		if a.queued.Load() > 0 {
+		if a.pending() > 0 {
 			s.lru.moveToFront(a)
 			continue
 		}
 		if wait := a.lastUsed.Load() + idle - now; wait > 0 {
 			return time.Duration(wait), true
 		}
-		s.startEvictLocked(a, evictIdle)
+		if !s.evictIdleLocked(a, evictIdle) {
+			s.lru.moveToFront(a) // an event arrived meanwhile
+		}
 	}
 	if s.lru.tail != nil {
 		return s.opts.IdleTimeout, true
@@ -236,12 +264,10 @@ func (l *lazyTimer) reset(s *System, d time.Duration) {
 		l.t = s.clock.NewTimer(d)
 		return
 	}
-	l.t.Stop()
-	// Drop a tick of the old deadline that was never received.
-	select {
-	case <-l.t.C():
-	default:
-	}
+	// A tick of an old deadline that is still in the channel is kept: it
+	// costs the loop one extra pass, whereas dropping it could drop a
+	// tick of the deadline that d was computed for, if the clock passed
+	// that deadline after the loop read the time.
 	l.t.Reset(d)
 }
 

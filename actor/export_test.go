@@ -10,7 +10,7 @@ func QueuedEvents[T any](n *Namespace[T], id ID) int {
 	if a == nil {
 		return -1
 	}
-	return int(a.queued.Load())
+	return a.pending()
 }
 
 // Evicting reports whether the object id is active and being evicted.

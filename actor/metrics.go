@@ -72,7 +72,7 @@ func (m *metrics) observe(s *System) error {
 				per[a.ns] = c
 			}
 			c.active++
-			c.queued += int64(a.queued.Load())
+			c.queued += int64(a.pending())
 		}
 		s.mu.Unlock()
 		for ns, c := range per {

@@ -52,7 +52,7 @@ type System struct {
 
 	// mu guards the activation table, the LRU list and the rest of this
 	// block.
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	table  map[objKey]*activation
 	lru    lruList
 	closed bool
@@ -214,7 +214,7 @@ func (s *System) shutdown(ctx context.Context) error {
 	var waits []chan struct{}
 	for _, a := range s.table {
 		if !a.stopping {
-			s.startEvictLocked(a, evictShutdown)
+			s.evictAnywayLocked(a, evictShutdown)
 		}
 		waits = append(waits, a.stopped)
 	}
