@@ -30,7 +30,8 @@ type activation struct {
 	state State
 
 	// Table fields, guarded by System.mu. stopped is set before the stop
-	// bit of ctrl, so a sender that sees the bit may read it unlocked.
+	// bit of ctrl, so a sender that has loaded the bit may read it
+	// without the lock.
 	stopping   bool
 	stopped    chan struct{} // closed once the Proto.Actor process has stopped
 	prev, next *activation   // LRU list links
@@ -40,9 +41,9 @@ type activation struct {
 	// ctrl is the admission state. Its low bits count the events accepted
 	// for this activation and not yet finished, the running one included;
 	// stopBit marks an eviction. Senders add events and evictions set the
-	// bit with compare-and-swap, so an event is either counted before the
-	// eviction, which then waits for it, or sees the bit and waits for a
-	// new activation.
+	// bit with compare-and-swap. So an event is either counted before the
+	// eviction, which then waits for it, or finds the bit set and waits
+	// for a new activation.
 	ctrl atomic.Int64
 	// moveEpoch is the LRU list's epoch when a last moved to its front.
 	moveEpoch atomic.Uint64

@@ -10,7 +10,7 @@ import (
 	"github.com/durable-go/durable/clock"
 )
 
-// evictReason says why an activation was evicted, for metrics.
+// evictReason is the cause of an eviction, recorded in metrics.
 type evictReason uint8
 
 const (
@@ -33,8 +33,8 @@ func (r evictReason) String() string {
 	}
 }
 
-// evictRequest asks an activation to run its Close hook and stop once no
-// event is queued for it.
+// evictRequest is the message that makes an activation run its Close hook
+// and stop once no event is pending for it.
 type evictRequest struct{}
 
 // lruList is an intrusive doubly linked list of the activations that are
@@ -109,8 +109,8 @@ func (s *System) evictAnywayLocked(a *activation, why evictReason) {
 }
 
 // startEvictLocked records that a is stopping, so that new events wait
-// for a fresh activation, and asks its actor to stop once its pending
-// events have run. The caller has set the stop bit.
+// for a fresh activation, and sends its actor an evictRequest. The caller
+// has set the stop bit.
 func (s *System) startEvictLocked(a *activation, why evictReason) {
 	a.stopping = true
 	a.evictWhy = why
@@ -264,10 +264,10 @@ func (l *lazyTimer) reset(s *System, d time.Duration) {
 		l.t = s.clock.NewTimer(d)
 		return
 	}
-	// A tick of an old deadline that is still in the channel is kept: it
-	// costs the loop one extra pass, whereas dropping it could drop a
-	// tick of the deadline that d was computed for, if the clock passed
-	// that deadline after the loop read the time.
+	// A tick of an old deadline that is still in the channel is kept, at
+	// the cost of one extra pass of the loop. Dropping it could drop the
+	// tick of the deadline d was computed for, if the clock passed that
+	// deadline after the loop read the time.
 	l.t.Reset(d)
 }
 
