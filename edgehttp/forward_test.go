@@ -23,11 +23,17 @@ import (
 // within ten seconds, so a broken test fails instead of hanging.
 func receive[T any](t testing.TB, ch <-chan T) T {
 	t.Helper()
+	return receiveWithin(t, ch, 10*time.Second)
+}
+
+// receiveWithin is receive with a custom limit d.
+func receiveWithin[T any](t testing.TB, ch <-chan T, d time.Duration) T {
+	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out waiting on a channel")
+	case <-time.After(d):
+		t.Fatalf("timed out after %s waiting on a channel", d)
 		panic("unreachable")
 	}
 }

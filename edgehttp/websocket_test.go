@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -458,4 +459,77 @@ func TestWebSocketGoroutinesEnd(t *testing.T) {
 	assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 },
 		10*time.Second, 10*time.Millisecond, "goroutines before the sockets: %d", before)
 	assert.Equal(t, 0, h.sockets(t, "churn", ""))
+}
+
+// TestWebSocketSoak churns sockets on one object for a while: each client
+// connects, exchanges messages and closes, over and over. It runs only
+// with DURABLE_LONG=1.
+func TestWebSocketSoak(t *testing.T) {
+	if os.Getenv("DURABLE_LONG") != "1" {
+		t.Skip("set DURABLE_LONG=1 to run the WebSocket soak test")
+	}
+	const (
+		clients  = 32
+		rounds   = 100
+		messages = 20
+	)
+	h := newHarness(t, nil, nil)
+	before := runtime.NumGoroutine()
+	// Drain the close events as they come, because the object's close
+	// turns block once the recorder's channel is full.
+	normal := make(chan int, 1)
+	go func() {
+		n := 0
+		for range clients * rounds {
+			if (<-h.rec.closes).code == websocket.StatusNormalClosure {
+				n++
+			}
+		}
+		normal <- n
+	}()
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			for r := range rounds {
+				if err := soakRound(h.wsURL("soak", ""), fmt.Sprintf("%d-%d", c, r), messages); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		require.NoError(t, receiveWithin(t, errs, 5*time.Minute))
+	}
+	assert.Equal(t, clients*rounds, receive(t, normal))
+	assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 },
+		10*time.Second, 10*time.Millisecond, "goroutines before the sockets: %d", before)
+	assert.Equal(t, 0, h.sockets(t, "soak", ""))
+}
+
+// soakRound opens one socket, sends n messages, checks their echoes in
+// order and closes.
+func soakRound(url, id string, n int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	for i := range n {
+		want := fmt.Sprintf("%s-%d", id, i)
+		if err := c.Write(ctx, websocket.MessageText, []byte(want)); err != nil {
+			return err
+		}
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if string(got) != want {
+			return fmt.Errorf("echo: got %q, want %q", got, want)
+		}
+	}
+	return c.Close(websocket.StatusNormalClosure, "")
 }
