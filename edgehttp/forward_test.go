@@ -305,3 +305,11 @@ func TestEnvFromContext(t *testing.T) {
 	assert.Nil(t, edgehttp.EnvFrom(context.Background()))
 	assert.Empty(t, none.Var("GREETING"), "methods of a nil Env return zero values")
 }
+
+func TestForwardSystemClosed(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	require.NoError(t, h.sys.Close())
+	resp, _ := get(t, h.url+"/obj/late/hello")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+}
