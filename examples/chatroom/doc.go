@@ -16,7 +16,8 @@
 //
 // A client first sends {"name": "..."}. It receives {"joined": name} for
 // each member present, the room's last 100 messages oldest first and
-// {"ready": true}. It then sends {"message": "..."} frames, which every
+// {"ready": true}, after which the whole room, the new member included,
+// receives {"joined": name}. It then sends {"message": "..."} frames, which every
 // member receives as {"name", "message", "timestamp"}. Members leaving are
 // announced as {"quit": name}, and bad frames get {"error": "..."}.
 //

@@ -266,6 +266,11 @@ func (c *client) join(name string) []frame {
 		require.Nil(c.t, f.Error, "join as %q: %s", name, f)
 		if f.Ready != nil {
 			require.True(c.t, *f.Ready)
+			// The room announces the new member to everyone, itself
+			// included, right after the ready frame.
+			own := c.next()
+			require.NotNil(c.t, own.Joined, "join as %q: want own joined frame after ready, got %s", name, own)
+			require.Equal(c.t, name, *own.Joined)
 			return before
 		}
 		before = append(before, f)

@@ -127,7 +127,7 @@ func (r *Room) WebSocketMessage(ctx context.Context, ws *edgehttp.WebSocket, typ
 
 // join handles the name frame: it checks the name, sends the new member
 // the current members, the history and the ready frame, then announces it
-// to the others. Everything happens in one turn, so every message is
+// to the whole room. Everything happens in one turn, so every message is
 // either in the history or broadcast to the new member later, never both.
 func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f clientFrame) error {
 	if f.Name == nil {
@@ -171,7 +171,11 @@ func (r *Room) join(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 	}
 	r.send(ctx, ws, readyFrame())
 
+	// The announcement goes to the whole room, the new member included, as
+	// in Cloudflare's chat demo, whose page adds its own name to the member
+	// list only when this frame arrives.
 	announce := joinedFrame(name)
+	r.send(ctx, ws, announce)
 	for _, o := range others {
 		r.send(ctx, o.ws, announce)
 	}
