@@ -475,6 +475,7 @@ func TestWebSocketSoak(t *testing.T) {
 	)
 	h := newHarness(t, nil, nil)
 	before := runtime.NumGoroutine()
+
 	// Drain the close events as they come, because the object's close
 	// turns block once the recorder's channel is full.
 	normal := make(chan int, 1)
@@ -487,6 +488,7 @@ func TestWebSocketSoak(t *testing.T) {
 		}
 		normal <- n
 	}()
+
 	errs := make(chan error, clients)
 	for c := range clients {
 		go func() {
@@ -499,6 +501,7 @@ func TestWebSocketSoak(t *testing.T) {
 			errs <- nil
 		}()
 	}
+
 	for range clients {
 		require.NoError(t, receiveWithin(t, errs, 5*time.Minute))
 	}
