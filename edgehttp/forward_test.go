@@ -313,3 +313,13 @@ func TestForwardSystemClosed(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 }
+
+func TestForwardUnlimitedBody(t *testing.T) {
+	h := newHarness(t, &edgehttp.ForwardOptions{MaxBodyBytes: -1}, nil)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	req, err := http.NewRequest(http.MethodPost, h.url+"/obj/stream/echo", io.MultiReader(bytes.NewReader(body)))
+	require.NoError(t, err)
+	resp, got := do(t, req)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	assert.Equal(t, body, got, "the body streams into the turn unread and whole")
+}
