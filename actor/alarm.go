@@ -77,18 +77,16 @@ func (sc *scheduler) run() {
 	var t lazyTimer
 	defer t.stop()
 	for {
-		d, ok := sc.fireDue()
-		if ok && d <= 0 {
+		at, ok := sc.fireDue()
+		if ok && t.resetUntil(sc.s, at) {
 			select {
 			case <-sc.done:
 				return
 			default:
-				continue
+				continue // the next alarm is due already
 			}
 		}
-		if ok {
-			t.reset(sc.s, d)
-		} else {
+		if !ok {
 			t.stop()
 		}
 		select {
@@ -104,8 +102,8 @@ func (sc *scheduler) run() {
 const scanBatch = 1024
 
 // fireDue starts the delivery of every due alarm that is not in flight and
-// returns the time until the next alarm, or false if there is none.
-func (sc *scheduler) fireDue() (time.Duration, bool) {
+// returns the time of the next alarm, or false if there is none.
+func (sc *scheduler) fireDue() (time.Time, bool) {
 	now := sc.s.clock.Now()
 	sc.mu.Lock()
 	skip := len(sc.inflight) + len(sc.parked)
@@ -115,7 +113,7 @@ func (sc *scheduler) fireDue() (time.Duration, bool) {
 		if !errors.Is(err, storage.ErrClosed) {
 			sc.s.logger.Error("alarm scan failed; retrying in one second", "error", err)
 		}
-		return time.Second, true
+		return now.Add(time.Second), true
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -128,7 +126,7 @@ func (sc *scheduler) fireDue() (time.Duration, bool) {
 			continue
 		}
 		if al.Time.After(now) {
-			return al.Time.Sub(now), true
+			return al.Time, true
 		}
 		ns := sc.s.namespaceByNumber(al.Namespace)
 		if ns == nil {
@@ -140,9 +138,9 @@ func (sc *scheduler) fireDue() (time.Duration, bool) {
 		go sc.deliver(ns, ns.ids.withCheck(al.ID, ""), al.Time)
 	}
 	if len(alarms) == skip+scanBatch {
-		return 0, true // more alarms than one scan reads
+		return now, true // more alarms than one scan reads
 	}
-	return 0, false
+	return time.Time{}, false
 }
 
 // deliver fires one alarm, retrying with backoff until the handler

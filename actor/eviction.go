@@ -211,9 +211,11 @@ func (w *sweeper) run() {
 	var t lazyTimer
 	defer t.stop()
 	for {
-		if d, ok := w.sweep(); ok {
-			t.reset(w.s, d)
-		} else {
+		at, ok := w.sweep()
+		if ok && t.resetUntil(w.s, at) {
+			continue // the next expiry has passed already
+		}
+		if !ok {
 			t.stop()
 		}
 		select {
@@ -226,12 +228,12 @@ func (w *sweeper) run() {
 }
 
 // sweep evicts every idle activation whose idle timeout has passed and
-// returns the time until the next one may expire, or false if none is
-// active.
-func (w *sweeper) sweep() (time.Duration, bool) {
+// returns the time the next one may expire, or false if none is active.
+func (w *sweeper) sweep() (time.Time, bool) {
 	s := w.s
 	idle := s.opts.IdleTimeout.Nanoseconds()
-	now := s.clock.Now().UnixNano()
+	start := s.clock.Now()
+	now := start.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Activations are ordered by their last event, oldest at the tail,
@@ -243,21 +245,34 @@ func (w *sweeper) sweep() (time.Duration, bool) {
 			continue
 		}
 		if wait := a.lastUsed.Load() + idle - now; wait > 0 {
-			return time.Duration(wait), true
+			return start.Add(time.Duration(wait)), true
 		}
 		if !s.evictIdleLocked(a, evictIdle) {
 			s.lru.moveToFront(a) // an event arrived meanwhile
 		}
 	}
 	if s.lru.tail != nil {
-		return s.opts.IdleTimeout, true
+		return start.Add(s.opts.IdleTimeout), true
 	}
-	return 0, false
+	return time.Time{}, false
 }
 
 // lazyTimer is a clock timer created on first use, so an idle loop holds
 // no timer at all.
 type lazyTimer struct{ t clock.Timer }
+
+// resetUntil arms the timer for at and reports whether at has passed
+// already, before or while the timer was armed. A clock that moves between
+// reading the time and arming the timer, as a fake clock moved by a test
+// does, would otherwise leave a timer set past a deadline that has gone.
+func (l *lazyTimer) resetUntil(s *System, at time.Time) bool {
+	d := at.Sub(s.clock.Now())
+	if d <= 0 {
+		return true
+	}
+	l.reset(s, d)
+	return !s.clock.Now().Before(at)
+}
 
 func (l *lazyTimer) reset(s *System, d time.Duration) {
 	if l.t == nil {
