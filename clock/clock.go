@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Clock tells the time and makes timers.
+// Clock is a source of the current time and of timers.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -22,7 +22,8 @@ type Clock interface {
 
 // Timer is a stoppable single-shot timer, as time.Timer.
 type Timer interface {
-	// C returns the channel the time is sent on; nil for AfterFunc timers.
+	// C returns the channel the time is sent on, or nil for a timer made
+	// by AfterFunc.
 	C() <-chan time.Time
 	// Stop prevents the timer from firing and reports whether it did so.
 	Stop() bool
