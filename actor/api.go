@@ -74,6 +74,8 @@ var (
 	// ErrNotHandler is returned by Fetch when the object's type does not
 	// implement http.Handler.
 	ErrNotHandler = errors.New("actor: object does not implement http.Handler")
+	// ErrNilRequest is returned by Fetch for a nil *http.Request.
+	ErrNilRequest = errors.New("actor: Fetch needs a non-nil *http.Request")
 )
 
 type idError struct{ reason string }

@@ -41,7 +41,11 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		metric.WithDescription("Turns run, by outcome."), metric.WithUnit("{turn}"))
 	out.turnDuration, errs[4] = m.Float64Histogram("durable.actor.turn.duration",
 		metric.WithDescription("Time spent running a turn, commit included, durability wait excluded."),
-		metric.WithUnit("s"))
+		metric.WithUnit("s"),
+		// The SDK's default boundaries are sized for milliseconds; turns
+		// take microseconds to seconds.
+		metric.WithExplicitBucketBoundaries(0.00001, 0.00005, 0.0001, 0.00025, 0.0005,
+			0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 	out.queued, errs[5] = m.Int64ObservableGauge("durable.actor.queue.depth",
 		metric.WithDescription("Events accepted for objects and not yet finished, running ones included."),
 		metric.WithUnit("{event}"))

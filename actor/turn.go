@@ -144,6 +144,9 @@ func (n *nsCore) call(ctx context.Context, id ID, fn callFunc) (any, error) {
 
 // fetch runs the object's ServeHTTP on req in one turn.
 func (n *nsCore) fetch(ctx context.Context, id ID, req *http.Request) (*http.Response, error) {
+	if req == nil {
+		return nil, ErrNilRequest
+	}
 	r, err := n.deliver(ctx, id, &envelope{req: req}, "actor.fetch")
 	if err != nil {
 		return nil, err

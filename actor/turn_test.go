@@ -260,6 +260,16 @@ func TestFetchNotHandler(t *testing.T) {
 	assert.ErrorIs(t, err, actor.ErrNotHandler)
 }
 
+func TestFetchNilRequest(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns, err := actor.Register(sys.System, "PLAIN", func(*actor.State) plain { return plain{} })
+	require.NoError(t, err)
+	resp, err := ns.Get(ns.IDFromName("a")).Fetch(context.Background(), nil)
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, actor.ErrNilRequest)
+	assert.Equal(t, 0, sys.ActiveObjects(), "a nil request must not activate the object")
+}
+
 func TestFetchContextEndsWithCaller(t *testing.T) {
 	sys := newSystem(t, nil)
 	handlerDone := make(chan error, 1)

@@ -52,7 +52,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Limits bounds keys, values and many-calls.
 	Limits Limits
-	// Codec encodes the values of the typed helpers Get, Put and List.
+	// Codec encodes the values of the typed helpers Get, Put and ListOf.
 	// Nil means JSON.
 	Codec Codec
 	// FS replaces the file system, for tests that inject faults. Nil means

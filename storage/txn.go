@@ -113,7 +113,7 @@ func (st *txnState) keep(v []byte) []byte {
 func putState(st *txnState) { txnPool.Put(st) }
 
 // Txn is the pending write set of one object for one turn. Reads see the
-// object's durable data overlaid with the writes made so far; nothing is
+// object's committed data overlaid with the writes made so far; nothing is
 // visible outside the Txn until Commit, which applies every write in one
 // atomic batch. A Txn is safe for concurrent use, but a turn normally uses
 // it from one goroutine.

@@ -11,6 +11,7 @@ import (
 	"github.com/durable-go/durable/clock"
 	"github.com/durable-go/durable/edgehttp"
 	"github.com/durable-go/durable/examples/ratelimit/limiter"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of appConfig.
@@ -48,6 +49,9 @@ type appConfig struct {
 	// are those of edgehttp.WebSocketOptions, except that ReadLimit
 	// defaults to defaultReadLimit.
 	WebSocket edgehttp.WebSocketOptions
+	// MeterProvider receives the runtime's metrics. Nil means the global
+	// provider of go.opentelemetry.io/otel.
+	MeterProvider metric.MeterProvider
 }
 
 // defaultReadLimit bounds one client frame. The largest valid frame, a
@@ -80,9 +84,10 @@ func openApp(dir string, cfg appConfig) (*app, error) {
 	}
 
 	sys, err := actor.Open(dir, &actor.Options{
-		Logger:      cfg.Logger,
-		Clock:       cfg.Clock,
-		IdleTimeout: cfg.IdleTimeout,
+		Logger:        cfg.Logger,
+		Clock:         cfg.Clock,
+		IdleTimeout:   cfg.IdleTimeout,
+		MeterProvider: cfg.MeterProvider,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("chatroom: open %s: %w", dir, err)

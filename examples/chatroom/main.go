@@ -29,6 +29,7 @@ func serveMain(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.RateLimit, "rate-limit", defaultRateLimit, "messages one client IP address may send per rate period; negative turns rate limiting off")
 	fs.DurationVar(&cfg.RatePeriod, "rate-period", defaultRatePeriod, "sliding window of the rate limit")
 	fs.DurationVar(&cfg.IdleTimeout, "idle", 0, "time a room stays in memory without events; 0 means 1m")
+	accessLog := fs.Bool("access-log", false, "log one line per HTTP request")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -43,7 +44,7 @@ func serveMain(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, *dir, cfg); err != nil {
+	if err := serve(ctx, *addr, *dir, cfg, *accessLog); err != nil {
 		cfg.Logger.Error("chatroom: server failed", "err", err)
 		return 1
 	}
@@ -52,13 +53,20 @@ func serveMain(args []string, stderr io.Writer) int {
 
 // serve runs the chat server on addr over the data directory dir until
 // ctx ends, then shuts it down: sockets first, then the runtime.
-func serve(ctx context.Context, addr, dir string, cfg appConfig) error {
+func serve(ctx context.Context, addr, dir string, cfg appConfig, accessLog bool) error {
+	metrics, err := edgehttp.NewMetrics()
+	if err != nil {
+		return fmt.Errorf("chatroom: create metrics: %w", err)
+	}
+	cfg.MeterProvider = metrics.MeterProvider()
 	a, err := openApp(dir, cfg)
 	if err != nil {
 		return err
 	}
 	srv := edgehttp.NewServer(addr, a.handler, &edgehttp.ServerOptions{
 		Logger:        cfg.Logger,
+		Metrics:       metrics,
+		NoAccessLog:   !accessLog,
 		IgnoreSignals: true, // serveMain turns them into ctx
 	})
 	err = srv.Run(ctx)

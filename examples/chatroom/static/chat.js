@@ -97,7 +97,8 @@ function handleFrame(ws, data) {
     addLine("error", data.error);
   } else if (data.joined !== undefined) {
     setRoster(data.joined, true);
-    if (ready) addLine("system", data.joined + " joined");
+    // The room announces this member to itself too, right after ready.
+    if (ready && data.joined !== name) addLine("system", data.joined + " joined");
   } else if (data.quit !== undefined) {
     setRoster(data.quit, false);
     if (ready) addLine("system", data.quit + " left");
