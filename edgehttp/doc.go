@@ -52,10 +52,13 @@
 //
 // Sends go through a bounded queue per socket and, inside a turn, leave
 // only after the turn's writes are durable. A client that stops reading
-// fills its queue and is closed with 1008 (policy violation); it never
-// blocks the object or other clients. The runtime replies to pings without
-// activating the object, and to a client's close frame with the
-// same code at once, before the close turn runs.
+// fills its queue and is closed with 1008 (policy violation). It never
+// blocks the object or other clients, and the object's close turn runs at
+// once, without waiting for the stalled write. The runtime replies to
+// pings without activating the object, and to a client's close frame with
+// the same code before the close turn runs. Both replies wait behind
+// messages the object has not taken yet, so they are late while the
+// object falls behind.
 //
 // # Server
 //

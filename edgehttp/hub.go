@@ -264,11 +264,7 @@ func (ws *WebSocket) start(conn *websocket.Conn, clk clock.Clock, group *socketG
 		defer close(writerDone)
 		ws.writeLoop(conn)
 	}()
-	go func() {
-		for ev := range inbound {
-			ws.deliverWithRetry(clk, ev)
-		}
-	}()
+	go ws.deliverLoop(clk, inbound)
 	go func() {
 		<-ws.stopped
 		<-writerDone
@@ -376,6 +372,53 @@ func (ws *WebSocket) writeLoop(conn *websocket.Conn) {
 			}
 		}
 	}
+}
+
+// deliverLoop runs the turns for the events the reader hands over, in
+// order, until the close turn.
+//
+// A socket closed because its send queue filled gets its close turn at
+// once. Its writer may stay blocked on a client that stopped reading for
+// up to WriteTimeout, and that write is left running so a client that
+// reads again still gets the queued messages and the close frame. Until
+// the connection ends, messages from the client that have not reached
+// the object yet are dropped, because none may follow the close turn.
+func (ws *WebSocket) deliverLoop(clk clock.Clock, inbound <-chan inEvent) {
+	defer func() {
+		// Drain, so the reader never blocks on a deliverer that is done.
+		for range inbound {
+		}
+	}()
+	for {
+		select {
+		case <-ws.overflowed:
+			ws.deliverOverflowClose(clk)
+			return
+		default:
+		}
+		select {
+		case ev, ok := <-inbound:
+			if !ok {
+				return
+			}
+			ws.deliverWithRetry(clk, ev)
+			if ev.close {
+				return
+			}
+		case <-ws.overflowed:
+			ws.deliverOverflowClose(clk)
+			return
+		}
+	}
+}
+
+// deliverOverflowClose runs the close turn of a socket whose send queue
+// filled, with the code and reason of its close request.
+func (ws *WebSocket) deliverOverflowClose(clk clock.Clock) {
+	ws.mu.Lock()
+	req := ws.closeReq
+	ws.mu.Unlock()
+	ws.deliverWithRetry(clk, inEvent{close: true, code: req.code, reason: req.reason})
 }
 
 // overloadRetries is how often a message for an overloaded object is

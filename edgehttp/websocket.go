@@ -62,7 +62,9 @@ type WebSocketMessageHandler interface {
 // runtime closed it. The code is the one the client sent, the one the
 // runtime or the object closed with, or websocket.StatusAbnormalClosure
 // (1006) when the connection broke without a close frame. By then the
-// socket no longer appears in WebSockets.
+// socket no longer appears in WebSockets. A socket closed because its send
+// queue filled gets its close turn at once, with 1008, and messages from
+// its client that have not reached the object by then are dropped.
 type WebSocketCloseHandler interface {
 	WebSocketClose(ctx context.Context, ws *WebSocket, code websocket.StatusCode, reason string) error
 }
@@ -73,7 +75,9 @@ type WebSocketCloseHandler interface {
 type WebSocketOptions struct {
 	// SendQueue bounds the messages waiting to be written to one socket.
 	// A socket whose queue would exceed it is closed with
-	// websocket.StatusPolicyViolation (1008). The default is 1,024.
+	// websocket.StatusPolicyViolation (1008): the queued messages are
+	// dropped and the close turn runs at once, while a write already
+	// under way may go on for up to WriteTimeout. The default is 1,024.
 	SendQueue int
 	// SendQueueBytes bounds the bytes of the messages waiting to be
 	// written to one socket, with the same effect. The default is 4 MiB.
@@ -318,6 +322,9 @@ type WebSocket struct {
 	stopped chan struct{}
 	// finished is closed once the connection is fully closed.
 	finished chan struct{}
+	// overflowed is closed when a full send queue closes the socket, so
+	// the close turn runs without waiting for the writer.
+	overflowed chan struct{}
 
 	mu           sync.Mutex
 	state        int             // guarded by mu
@@ -331,16 +338,17 @@ type WebSocket struct {
 
 func newWebSocket(h *hub, f *forwarder, state *actor.State, o AcceptOptions) *WebSocket {
 	return &WebSocket{
-		hub:       h,
-		forwarder: f,
-		binding:   f.binding,
-		id:        state.ID(),
-		key:       objectKey(state.Namespace(), state.ID()),
-		tags:      slices.Clone(o.Tags),
-		protos:    slices.Clone(o.Subprotocols),
-		notify:    make(chan struct{}, 1),
-		stopped:   make(chan struct{}),
-		finished:  make(chan struct{}),
+		hub:        h,
+		forwarder:  f,
+		binding:    f.binding,
+		id:         state.ID(),
+		key:        objectKey(state.Namespace(), state.ID()),
+		tags:       slices.Clone(o.Tags),
+		protos:     slices.Clone(o.Subprotocols),
+		notify:     make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
+		finished:   make(chan struct{}),
+		overflowed: make(chan struct{}),
 	}
 }
 
@@ -478,7 +486,9 @@ func (ws *WebSocket) enqueue(f outFrame) {
 		ws.forwarder.metrics.messages.Add(context.Background(), int64(queued+1), ws.forwarder.metrics.dropped)
 		ws.forwarder.log().Warn("edgehttp: WebSocket send queue full; closing",
 			"namespace", ws.binding.Name(), "id", ws.id.String(), "queued", queued)
-		ws.requestClose(websocket.StatusPolicyViolation, "send queue full", true)
+		if ws.requestClose(websocket.StatusPolicyViolation, "send queue full", true) {
+			close(ws.overflowed)
+		}
 		return
 	}
 	ws.queue = append(ws.queue, f)
@@ -488,12 +498,14 @@ func (ws *WebSocket) enqueue(f outFrame) {
 }
 
 // requestClose makes the writer close the socket with code. With drop,
-// messages still queued are discarded; otherwise they go out first.
-func (ws *WebSocket) requestClose(code websocket.StatusCode, reason string, drop bool) {
+// messages still queued are discarded; otherwise they go out first. It
+// reports whether this call started the close, which is false if the
+// socket was already closing or closed.
+func (ws *WebSocket) requestClose(code websocket.StatusCode, reason string, drop bool) bool {
 	ws.mu.Lock()
 	if ws.state >= stateClosing {
 		ws.mu.Unlock()
-		return
+		return false
 	}
 	pending := ws.state == statePending
 	ws.state = stateClosing
@@ -507,7 +519,8 @@ func (ws *WebSocket) requestClose(code websocket.StatusCode, reason string, drop
 	if pending {
 		// The upgrade has not happened; it will find the socket closing
 		// and close the connection right after the handshake.
-		return
+		return true
 	}
 	ws.wake()
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -224,6 +225,62 @@ func TestWebSocketSlowClient(t *testing.T) {
 	ev := receive(t, h.rec.closes)
 	assert.Equal(t, websocket.StatusPolicyViolation, ev.code)
 	assert.Equal(t, "send queue full", ev.reason)
+}
+
+func TestWebSocketOverflowCloseTurn(t *testing.T) {
+	const (
+		// bigSize is far more than loopback socket buffers take while
+		// the client reads nothing, so writing it blocks.
+		bigSize   = 16 << 20
+		sendQueue = 16
+	)
+	h := newHarness(t, &edgehttp.ForwardOptions{WebSocket: edgehttp.WebSocketOptions{
+		SendQueue:      sendQueue,
+		SendQueueBytes: 2 * bigSize,
+		// Far longer than receive waits, so a close turn that waits for
+		// the stalled write fails the test.
+		WriteTimeout: time.Minute,
+	}}, nil)
+
+	slow := dial(t, h.wsURL("stall", "tag=slow"))
+	slow.SetReadLimit(-1)
+	require.Equal(t, 1, h.sockets(t, "stall", "slow"))
+
+	// The client reads only the big message's header, which shows that
+	// the writer took the message off the queue and is blocked writing
+	// its payload.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.broadcast(t, "stall", "slow", make([]byte, bigSize))
+	_, big, err := slow.Reader(ctx)
+	require.NoError(t, err)
+
+	// Small messages fill the queue behind the stalled write.
+	turns := 0
+	for h.sockets(t, "stall", "slow") > 0 {
+		require.Less(t, turns, 4*sendQueue, "send queue never filled")
+		h.broadcast(t, "stall", "slow", []byte("small"))
+		turns++
+	}
+
+	ev := receive(t, h.rec.closes)
+	assert.Equal(t, websocket.StatusPolicyViolation, ev.code)
+	assert.Equal(t, "send queue full", ev.reason)
+	assert.Equal(t, 0, ev.remaining)
+
+	// The stalled write was left running, so the client, reading again,
+	// gets the rest of the big message and then the close frame.
+	n, err := io.Copy(io.Discard, big)
+	require.NoError(t, err)
+	assert.Equal(t, int64(bigSize), n)
+	_, _, err = slow.Read(ctx)
+	assert.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "err: %v", err)
+
+	select {
+	case extra := <-h.rec.closes:
+		t.Fatalf("second close turn: %+v", extra)
+	default:
+	}
 }
 
 func TestWebSocketManySockets(t *testing.T) {
