@@ -203,11 +203,6 @@ type entry[V any] struct {
 
 func (e *entry[V]) expires() int64 { return max(e.fresh, e.stale, e.staleIfError) }
 
-// stripe picks the counter stripe of a read of e. The nanoseconds of the
-// entry's deadline differ from entry to entry, so readers of different keys
-// spread over the stripes.
-func (e *entry[V]) stripe() uint64 { return uint64(e.fresh ^ e.fresh>>16) }
-
 // NewCache returns a read-through cache that loads missing keys with load.
 // It has no namespace to write to: after changing the origin, call Set or
 // Invalidate.
@@ -362,11 +357,11 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (V, Status, error) {
 			now = c.precise.NowNano()
 		}
 		if now < ent.fresh {
-			c.stats.hits.add(ent.stripe())
+			c.stats.hits.inc()
 			return ent.result(Hit)
 		}
 		if now < ent.stale {
-			c.stats.stale.add(ent.stripe())
+			c.stats.stale.inc()
 			c.startLoad(ctx, key, true)
 			return ent.result(Stale)
 		}
@@ -397,7 +392,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	f, fresh := c.startLoad(ctx, key, false)
 	if fresh != nil {
 		// A load finished between the lookup in Get and startLoad.
-		c.stats.hits.add(fresh.stripe())
+		c.stats.hits.inc()
 		return fresh.result(Hit)
 	}
 	c.stats.misses.Add(1)
@@ -417,7 +412,7 @@ func (c *Cache[V]) getSlow(ctx context.Context, key string) (V, Status, error) {
 	// invalidation or a write may have replaced it meanwhile.
 	if ent, ok := c.otter.GetIfPresent(key); ok {
 		if ent.found && c.precise.NowNano() < ent.staleIfError {
-			c.stats.stale.add(ent.stripe())
+			c.stats.stale.inc()
 			return ent.value, Stale, nil
 		}
 	}
