@@ -92,6 +92,7 @@ type OverloadedError struct {
 	Queued int
 }
 
+// Error returns a message that names the object and says to retry later.
 func (e *OverloadedError) Error() string {
 	return "actor: object " + e.Namespace + "/" + e.ID.String() + " overloaded: queue full; retry later"
 }
@@ -106,6 +107,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error returns a message that includes the panic value but not the stack.
 func (e *PanicError) Error() string { return "actor: object panicked: " + panicString(e.Value) }
 
 // Is reports whether target is ErrPanic.

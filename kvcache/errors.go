@@ -48,6 +48,7 @@ type LimitError struct {
 	Min, Max int
 }
 
+// Error returns a message that names the limit, the key and the size.
 func (e *LimitError) Error() string {
 	if e.Key != "" {
 		return fmt.Sprintf("kvcache: %s %d of key %q outside the allowed range [%d, %d]",
