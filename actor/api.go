@@ -92,7 +92,7 @@ type OverloadedError struct {
 	Queued int
 }
 
-// Error returns a message that names the object and says to retry later.
+// Error returns a message that names the object and suggests retrying later.
 func (e *OverloadedError) Error() string {
 	return "actor: object " + e.Namespace + "/" + e.ID.String() + " overloaded: queue full; retry later"
 }

@@ -104,7 +104,9 @@ func (m idMinter) parse(s string) (ID, error) {
 	return id, nil
 }
 
-// randomBytes returns n bytes from crypto/rand, which never fails.
+// randomBytes returns n bytes from crypto/rand, whose Read crashes the
+// program rather than return an error if the system's random source
+// fails.
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

@@ -176,7 +176,7 @@ type Stub[T any] struct {
 func (s *Stub[T]) ID() ID { return s.id }
 
 // Fetch runs the object's ServeHTTP in one turn and returns the response,
-// released once the turn's writes are durable. The handler sees req with a
+// released once the turn's writes are durable. The handler receives req with a
 // context that carries the values of ctx and ends when ctx ends. Errors:
 // ErrNotHandler, *OverloadedError, ErrCallCycle, ErrClosed, ctx.Err(), or a
 // storage commit error; a handler panic becomes a 500 response.

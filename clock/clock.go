@@ -51,7 +51,7 @@ func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
 
-// Fake is a Clock that moves only when told to. Timers fire, in time
+// Fake is a Clock that moves only through Advance and Set. Timers fire, in time
 // order, during the Advance or Set call that reaches their time. It is safe
 // for concurrent use.
 type Fake struct {

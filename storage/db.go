@@ -115,8 +115,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if db.codec == nil {
 		db.codec = JSON{}
 	}
-	// A failed log write or sync marks the DB failed before Pebble sees
-	// it; see applyNoSyncWait.
+	// A failed log write or sync marks the DB failed before Pebble gets
+	// the error, so later calls never reach its panics (see applyNoSyncWait).
 	po.FS = walWatchFS{FS: po.FS, onError: func(err error) { db.fail(err) }}
 
 	pl := pebbleLogger{logger: logger.With("component", "pebble")}

@@ -211,7 +211,8 @@ func (t *Txn) checkValue(key string, v []byte) error {
 	return nil
 }
 
-// getLocked returns the value of key as the Txn sees it.
+// getLocked returns the value of key in the Txn's view: pending writes
+// first, then committed data.
 func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 	for i := len(t.st.layers) - 1; i >= 0; i-- {
 		l := t.st.layers[i]
@@ -475,7 +476,7 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 }
 
 // mergeList merges the durable keys of it with the pending writes, in the
-// order opts asks for, up to opts.Limit entries.
+// order opts selects, up to opts.Limit entries.
 func mergeList(it *pebble.Iterator, prefix []byte, pending map[string]write, pkeys []string, opts ListOptions) ([]Entry, error) {
 	var out entryArena
 	valid := false
@@ -705,7 +706,7 @@ func (t *Txn) Discard() {
 // Commit applies every pending write in one atomic batch and ends the Txn.
 // The writes are visible to reads when Commit returns; the returned Handle
 // waits until they are durable. A Txn without writes returns a Handle that
-// is already durable, which says nothing about earlier commits.
+// is already durable; waiting on it does not wait for earlier commits.
 func (t *Txn) Commit() (*Handle, error) {
 	st := t.st
 	st.mu.Lock()
