@@ -128,6 +128,7 @@ type Txn struct {
 	depth  int    // index of this Txn's layer in st.layers
 	lay    *layer // st.layers[depth] while this Txn is usable
 	handle Handle // returned by Commit of a root Txn
+	cache  *Cache // nil when reads go to Pebble
 }
 
 // Begin starts a write set for the object id of namespace ns.
@@ -166,6 +167,16 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 		gen:    st.gen,
 		lay:    &st.root,
 	}
+}
+
+// BeginCached is Begin with a Cache that serves the reads of committed
+// values and learns the Txn's writes when it commits. c must belong to the
+// object id and be used by no other Txn until this one ends; a failed
+// commit clears it.
+func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
+	t := db.Begin(ns, id)
+	t.cache = c
+	return t
 }
 
 // Namespace returns the namespace number the Txn writes to.
@@ -229,8 +240,25 @@ func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 			return nil, false, nil
 		}
 	}
+	if t.cache != nil {
+		if e, ok := t.cache.get(key); ok {
+			if !e.found {
+				return nil, false, nil
+			}
+			return clone(e.value), true, nil
+		}
+	}
 	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.prefix...), key...)
-	return t.db.get(t.st.keyBuf)
+	v, ok, err := t.db.get(t.st.keyBuf)
+	if err == nil && t.cache != nil {
+		// The caller owns v, so the Cache keeps a copy.
+		var kept []byte
+		if ok {
+			kept = clone(v)
+		}
+		t.cache.put(key, kept, ok)
+	}
+	return v, ok, err
 }
 
 func (t *Txn) top() *layer {
@@ -597,6 +625,7 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 		st:     t.st,
 		gen:    t.gen,
 		depth:  len(t.st.layers) - 1,
+		cache:  t.cache,
 	}
 	child.lay = t.st.layers[child.depth]
 	t.st.mu.Unlock()
@@ -719,6 +748,13 @@ func (t *Txn) Commit() (*Handle, error) {
 		return nil, err
 	}
 	h, err := t.commitLocked()
+	if t.cache != nil {
+		if err != nil {
+			t.cache.Clear()
+		} else {
+			t.cache.apply(st.layers[0])
+		}
+	}
 	st.release()
 	st.mu.Unlock()
 	putState(st)

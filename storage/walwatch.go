@@ -18,6 +18,7 @@ import (
 type walWatchFS struct {
 	vfs.FS
 	onError func(error)
+	onSync  func() // called as each sync of a log file begins
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -26,7 +27,7 @@ func (fs walWatchFS) wrap(name string, f vfs.File, err error) (vfs.File, error) 
 	if err != nil || !isWAL(name) {
 		return f, err
 	}
-	return walWatchFile{File: f, name: name, onError: fs.onError}, nil
+	return walWatchFile{File: f, name: name, onError: fs.onError, onSync: fs.onSync}, nil
 }
 
 // Create creates name through the file system below.
@@ -55,6 +56,13 @@ type walWatchFile struct {
 	vfs.File
 	name    string
 	onError func(error)
+	onSync  func()
+}
+
+func (f walWatchFile) synced() {
+	if f.onSync != nil {
+		f.onSync()
+	}
 }
 
 func (f walWatchFile) report(op string, err error) error {
@@ -74,11 +82,18 @@ func (f walWatchFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, f.report("write", err)
 }
 
-func (f walWatchFile) Sync() error { return f.report("sync", f.File.Sync()) }
+func (f walWatchFile) Sync() error {
+	f.synced()
+	return f.report("sync", f.File.Sync())
+}
 
-func (f walWatchFile) SyncData() error { return f.report("sync", f.File.SyncData()) }
+func (f walWatchFile) SyncData() error {
+	f.synced()
+	return f.report("sync", f.File.SyncData())
+}
 
 func (f walWatchFile) SyncTo(length int64) (bool, error) {
+	f.synced()
 	full, err := f.File.SyncTo(length)
 	return full, f.report("sync", err)
 }

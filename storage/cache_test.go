@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCacheMatchesStore runs random transactions on one object through a
+// cached Txn and checks every read against a model of the committed data
+// and against an uncached Txn on the same database.
+func TestCacheMatchesStore(t *testing.T) {
+	db, _ := openTest(t, nil)
+	id := ObjectID{7}
+	// Small enough that random eviction runs often.
+	cache := &Cache{MaxBytes: 8 * (cacheEntryOverhead + 16)}
+	model := map[string]string{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+	key := func() string { return keys[rng.IntN(len(keys))] }
+
+	check := func(step int, tx *Txn, view map[string]string) {
+		t.Helper()
+		for _, k := range keys {
+			v, ok, err := tx.Get(k)
+			require.NoError(t, err)
+			want, wantOK := view[k]
+			require.Equal(t, wantOK, ok, "step %d key %q", step, k)
+			if ok {
+				require.Equal(t, want, string(v), "step %d key %q", step, k)
+				v[0] = '!' // the caller owns the returned slice
+			}
+		}
+	}
+
+	for step := range 400 {
+		tx := db.BeginCached(1, id, cache)
+		view := maps(model)
+		check(step, tx, view)
+		for range 1 + rng.IntN(4) {
+			switch op := rng.IntN(10); {
+			case op < 5:
+				k, v := key(), fmt.Sprint(step, rng.IntN(1000))
+				require.NoError(t, tx.Put(k, []byte(v)))
+				view[k] = v
+			case op < 8:
+				k := key()
+				_, err := tx.Delete(k)
+				require.NoError(t, err)
+				delete(view, k)
+			case op < 9:
+				// A nested transaction that commits or rolls back.
+				inner := maps(view)
+				keep := rng.IntN(2) == 0
+				err := tx.Transaction(func(tx *Txn) error {
+					k, v := key(), fmt.Sprint("n", step)
+					if err := tx.Put(k, []byte(v)); err != nil {
+						return err
+					}
+					inner[k] = v
+					if !keep {
+						return errors.New("roll back")
+					}
+					return nil
+				})
+				if keep {
+					require.NoError(t, err)
+					view = inner
+				}
+			default:
+				if rng.IntN(8) == 0 {
+					require.NoError(t, tx.DeleteAll())
+					view = map[string]string{}
+				}
+			}
+		}
+		check(step, tx, view)
+		if rng.IntN(5) == 0 {
+			tx.Discard()
+			continue
+		}
+		commit(t, tx)
+		model = view
+		require.LessOrEqual(t, cache.size, cache.MaxBytes)
+
+		plain := db.Begin(1, id)
+		check(step, plain, model)
+		plain.Discard()
+	}
+	assert.Positive(t, cache.Len(), "the cache kept nothing")
+}
+
+func maps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// TestCacheServesReads shows that a cached read does not reach Pebble: a
+// value changed behind the cache's back is not seen, which is why every
+// write must go through Txns that use the cache.
+func TestCacheServesReads(t *testing.T) {
+	db, _ := openTest(t, nil)
+	id := ObjectID{1}
+	cache := &Cache{MaxBytes: 1 << 10}
+	put(t, db, 1, id, "k", "old")
+
+	tx := db.BeginCached(1, id, cache)
+	v, ok, err := tx.Get("k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "old", string(v))
+	tx.Discard()
+
+	put(t, db, 1, id, "k", "new") // not through the cache
+
+	tx = db.BeginCached(1, id, cache)
+	v, _, err = tx.Get("k")
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(v), "the second read reached Pebble")
+	tx.Discard()
+
+	cache.Clear()
+	tx = db.BeginCached(1, id, cache)
+	v, _, err = tx.Get("k")
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(v))
+	tx.Discard()
+}
+
+// TestCacheBounds checks that values too large for the cache are not kept,
+// that a zero MaxBytes keeps nothing, and that a refused commit changes
+// nothing.
+func TestCacheBounds(t *testing.T) {
+	db, _ := openTest(t, nil)
+	id := ObjectID{1}
+
+	cache := &Cache{MaxBytes: 4 * (cacheEntryOverhead + 10)}
+	tx := db.BeginCached(1, id, cache)
+	require.NoError(t, tx.Put("big", make([]byte, 200)))
+	require.NoError(t, tx.Put("small", []byte("v")))
+	commit(t, tx)
+	_, big := cache.get("big")
+	_, small := cache.get("small")
+	assert.False(t, big, "a value over a quarter of MaxBytes was kept")
+	assert.True(t, small)
+
+	var off Cache
+	tx = db.BeginCached(1, id, &off)
+	_, _, err := tx.Get("small")
+	require.NoError(t, err)
+	require.NoError(t, tx.Put("x", []byte("y")))
+	commit(t, tx)
+	assert.Zero(t, off.Len())
+
+	// A refused commit applies nothing, and the cache keeps the last
+	// committed value.
+	tx = db.BeginCached(1, id, cache)
+	require.NoError(t, tx.Put("small", []byte("w")))
+	require.NoError(t, db.Close())
+	_, err = tx.Commit()
+	require.ErrorIs(t, err, ErrClosed)
+	e, ok := cache.get("small")
+	require.True(t, ok)
+	assert.Equal(t, "v", string(e.value))
+}
+
+// TestGroupSyncDelay checks when a log sync waits for more commits: only
+// after a sync that covered more than one commit, and never when turned
+// off.
+func TestGroupSyncDelay(t *testing.T) {
+	db, _ := openTest(t, nil)
+	interval := db.minSyncInterval
+	db.commits.Store(1)
+	db.onSync()
+	assert.Zero(t, interval(), "a lone writer's sync waited")
+	db.commits.Store(5)
+	db.onSync()
+	assert.Equal(t, DefaultGroupSyncDelay, interval())
+	assert.Zero(t, db.commits.Load(), "the count restarts at each sync")
+
+	off, _ := openTest(t, &Options{GroupSyncDelay: -1})
+	off.commits.Store(5)
+	off.onSync()
+	assert.Zero(t, off.minSyncInterval())
+}
