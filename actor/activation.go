@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	protoactor "github.com/asynkron/protoactor-go/actor"
@@ -47,16 +48,22 @@ type activation struct {
 	ctrl atomic.Int64
 	// moveEpoch is the LRU list's epoch when a last moved to its front.
 	moveEpoch atomic.Uint64
-	// lastUsed is the clock time, in Unix nanoseconds, of the last event
-	// accepted or finished.
+	// lastUsed is the clock time, in Unix nanoseconds, of the activation
+	// or of the last event finished.
 	lastUsed atomic.Int64
 
-	// Turn fields, owned by the actor goroutine.
+	// turnMu is held while an event or an eviction request is handled,
+	// on the actor goroutine or on a caller's goroutine (see runInline).
+	// The turn fields below are guarded by it.
+	turnMu sync.Mutex
+
+	// Turn fields, guarded by turnMu.
 	obj          any
 	constructed  bool
 	gen          uint64 // incremented by every reset
 	evictPending bool
 	staged       []stagedRelease // results of the current event, see stage
+	cache        storage.Cache   // the object's committed values
 
 	cur        atomic.Pointer[turnState]      // the running turn, if any
 	lastHandle atomic.Pointer[storage.Handle] // the last commit with writes
@@ -70,6 +77,8 @@ type activation struct {
 func (a *activation) Receive(c protoactor.Context) {
 	switch m := c.Message().(type) {
 	case *envelope:
+		a.turnMu.Lock()
+		defer a.turnMu.Unlock()
 		a.deliver(m)
 		a.finished()
 		a.flush()
@@ -77,6 +86,8 @@ func (a *activation) Receive(c protoactor.Context) {
 			a.finishEvict(c)
 		}
 	case evictRequest:
+		a.turnMu.Lock()
+		defer a.turnMu.Unlock()
 		if a.pending() > 0 {
 			a.evictPending = true
 			return
@@ -84,6 +95,23 @@ func (a *activation) Receive(c protoactor.Context) {
 		a.finishEvict(c)
 	case *protoactor.Stopped:
 		a.ns.sys.removeActivation(a)
+	}
+}
+
+// runInline handles env on the calling goroutine, which holds turnMu and
+// whose event is the only one accepted and not finished. It skips the
+// hand-off to the actor goroutine and back, which costs an idle object's
+// callers more than a short turn does.
+func (a *activation) runInline(env *envelope) {
+	a.deliver(env)
+	a.finished()
+	a.flush()
+	evict := a.evictPending && a.pending() == 0
+	a.turnMu.Unlock()
+	if evict {
+		// An eviction began while the event was pending; the actor
+		// goroutine finishes it, since stopping needs its context.
+		a.ns.sys.root.Send(a.pid, evictRequest{})
 	}
 }
 
@@ -203,11 +231,20 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) err
 		if !ok {
 			return &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
-		a.lastUsed.Store(s.clock.Now().UnixNano())
+		// lastUsed is not set here: the sweeper skips objects with pending
+		// events, and finished sets it when this one ends.
 		if a.moveEpoch.Load() != s.lru.epoch.Load() {
 			s.mu.Lock()
 			s.lru.moveToFront(a)
 			s.mu.Unlock()
+		}
+		// A caller whose context cannot end runs the event itself when the
+		// object is idle. Callers that can give up wait on the actor
+		// goroutine instead, so that they return promptly even while the
+		// object's code ignores the cancellation.
+		if n == 1 && env.ctx.Done() == nil && a.turnMu.TryLock() {
+			a.runInline(env)
+			return nil
 		}
 		s.root.Send(a.pid, env)
 		return nil
@@ -235,6 +272,7 @@ func (s *System) activate(ns *nsCore, id ID, key objKey) (a *activation, ok bool
 func (s *System) activateLocked(ns *nsCore, id ID, key objKey) (*activation, error) {
 	a := &activation{ns: ns, id: id, key: key}
 	a.state.a = a
+	a.cache.MaxBytes = s.opts.CacheBytes
 	a.lastUsed.Store(s.clock.Now().UnixNano())
 	s.nextName++
 	name := "o" + strconv.FormatUint(s.nextName, 36)

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // scheduler fires alarms. One goroutine waits on a clock timer for the
@@ -156,7 +159,14 @@ func (sc *scheduler) deliver(ns *nsCore, id ID, scheduled time.Time) {
 	}()
 	s := sc.s
 	for retry := 0; ; retry++ {
-		_, err := ns.runAlarm(s.ctx, id, retry, false)
+		ctx, span := s.tracer.Start(s.ctx, "actor.alarm", trace.WithNewRoot(),
+			trace.WithAttributes(attribute.String("durable.namespace", ns.name),
+				attribute.Int("durable.alarm.retry", retry)))
+		_, err := ns.runAlarm(ctx, id, retry, false)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 		if err == nil {
 			return
 		}

@@ -40,13 +40,20 @@ type Options struct {
 	// AlarmBackoff is the delay before the first alarm retry; it doubles
 	// with every retry, with jitter. The default is 2 seconds.
 	AlarmBackoff time.Duration
+	// CacheBytes bounds each active object's cache of the values it read
+	// or wrote, which lets reads of committed values skip Pebble. It is
+	// dropped with the activation. The default is 64 KiB; a negative value
+	// turns the cache off.
+	CacheBytes int
 	// Storage configures the Pebble database. Its Logger defaults to Logger.
 	Storage *storage.Options
 	// MeterProvider receives the runtime's metrics. Nil means the global
 	// provider of go.opentelemetry.io/otel.
 	MeterProvider metric.MeterProvider
-	// TracerProvider receives spans for calls, turns and commits. Nil means
-	// the global provider of go.opentelemetry.io/otel.
+	// TracerProvider receives spans for calls, turns and commits. A call
+	// joins the trace in its context and records no span outside one; each
+	// alarm delivery starts a trace of its own. Nil means the global
+	// provider of go.opentelemetry.io/otel.
 	TracerProvider trace.TracerProvider
 }
 

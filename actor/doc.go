@@ -33,7 +33,9 @@
 // or an event a layer above delivers through [Binding.Invoke]. Turns of one
 // object never overlap. Inside a turn, [State.Storage] returns the turn's
 // transaction: reads see the object's earlier writes and the turn's own;
-// all the turn's writes commit atomically when it ends. A turn whose
+// all the turn's writes commit atomically when it ends. Each active object
+// keeps the values it read or wrote in a cache of [Options.CacheBytes], so
+// reads of committed values seldom reach Pebble. A turn whose
 // function returns an error, or panics, commits nothing; a panic also
 // resets the object, so the next event constructs it again from durable
 // state, and a Fetch answers 500 without detail.
@@ -88,6 +90,11 @@
 // A [System], a [Namespace] and a [Stub] are safe for concurrent use. An
 // object's methods run on one goroutine at a time and need no locking of
 // their own, as long as they do not start goroutines that touch the object.
+// The goroutine varies. When an idle object gets an event whose context
+// can never end, such as context.Background(), the turn runs on the
+// caller's goroutine, which saves two goroutine hand-offs. Other events run
+// on a runtime goroutine, so that their callers can return while the
+// object's code is still running.
 // [State.Storage] is meant for the turn's own goroutine; outside a turn its
 // transaction returns storage.ErrTxnDone.
 //

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // sumOf returns the value of the int64 sum or gauge called name whose
@@ -54,13 +55,15 @@ func sumOf(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...att
 func TestMetricsAndSpans(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	sys := newSystem(t, &actor.Options{
 		IdleTimeout:    idle,
 		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
+		TracerProvider: tp,
 	})
 	ns, runs := alarmProbes(t, sys, nil)
-	ctx := context.Background()
+	// Calls join the caller's trace; outside one they record no spans.
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "test")
 	stub := ns.Get(ns.IDFromName("a"))
 	_, err := incr(ctx, stub)
 	require.NoError(t, err)
@@ -93,12 +96,28 @@ func TestMetricsAndSpans(t *testing.T) {
 	assert.Equal(t, int64(0), sumOf(t, rm, "durable.actor.active", ps))
 	assert.Equal(t, int64(1), sumOf(t, rm, "durable.actor.evictions", ps, attribute.String("reason", "idle")))
 
+	parent.End()
 	names := map[string]int{}
+	traces := map[string]map[trace.TraceID]bool{}
 	for _, s := range spans.Ended() {
 		names[s.Name()]++
+		if traces[s.Name()] == nil {
+			traces[s.Name()] = map[trace.TraceID]bool{}
+		}
+		traces[s.Name()][s.SpanContext().TraceID()] = true
 	}
 	assert.Positive(t, names["actor.call"])
 	assert.Positive(t, names["actor.turn"])
 	assert.Positive(t, names["actor.commit"])
 	assert.Positive(t, names["actor.init"])
+	assert.Equal(t, 1, names["actor.alarm"], "the alarm's delivery starts a trace")
+	assert.Len(t, traces["actor.alarm"], 1)
+	assert.False(t, traces["actor.alarm"][parent.SpanContext().TraceID()],
+		"the alarm's trace is its own, not the caller's")
+
+	// A call outside any trace records no spans.
+	before := len(spans.Ended())
+	_, err = incr(context.Background(), stub)
+	require.NoError(t, err)
+	assert.Len(t, spans.Ended(), before)
 }

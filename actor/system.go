@@ -22,6 +22,7 @@ const (
 	DefaultMaxQueue     = 1024
 	DefaultAlarmRetries = 6
 	DefaultAlarmBackoff = 2 * time.Second
+	DefaultCacheBytes   = 64 << 10
 )
 
 // System owns the Proto.Actor actor system, the storage database, the alarm
@@ -96,6 +97,9 @@ func (o *Options) withDefaults() Options {
 		out.AlarmRetries = DefaultAlarmRetries
 	} else if out.AlarmRetries < 0 {
 		out.AlarmRetries = 0
+	}
+	if out.CacheBytes == 0 {
+		out.CacheBytes = DefaultCacheBytes
 	}
 	if out.AlarmBackoff <= 0 {
 		out.AlarmBackoff = DefaultAlarmBackoff

@@ -172,8 +172,14 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		}
 		env.chain = append(slices.Clip(tv.waiting), tv.a.key)
 	}
-	ctx, span := n.sys.tracer.Start(ctx, spanName, n.spanOpts...)
-	defer span.End()
+	// A call joins the trace of its caller and records nothing outside
+	// one, so untraced callers pay nothing for spans. While span is the
+	// caller's non-recording span, setting its status does nothing.
+	span := trace.SpanFromContext(ctx)
+	if span.IsRecording() {
+		ctx, span = n.sys.tracer.Start(ctx, spanName, n.spanOpts...)
+		defer span.End()
+	}
 	env.ctx = ctx
 	env.reply = make(chan reply, 1)
 	if err := n.sys.send(ctx, n, id, env); err != nil {
@@ -263,6 +269,7 @@ func (a *activation) construct(ctx context.Context, chain []objKey) error {
 // reset drops the object's in-memory state; the next event constructs it
 // again from durable state.
 func (a *activation) reset() {
+	a.cache.Clear()
 	a.obj = nil
 	a.constructed = false
 	a.gen++
@@ -282,14 +289,14 @@ type turnResult struct {
 func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, fn func(ctx context.Context) error) turnResult {
 	s := a.ns.sys
 	start := time.Now()
-	ts := &turnState{txn: s.db.Begin(a.ns.number, a.id.obj)}
+	ts := &turnState{txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache)}
 	tv := &turnValue{a: a, waiting: chain}
 	ctx = context.WithValue(ctx, turnKey{}, tv)
 	// Turn and commit spans are children of the call's span, so they are
-	// skipped when that span is not recorded, as with the no-op provider.
-	// A turn without a caller, such as an alarm, starts a trace.
+	// skipped when that span is not recorded: with the no-op provider, or
+	// for a caller outside any trace. An alarm's delivery starts a trace.
 	span := trace.SpanFromContext(ctx)
-	traced := span.IsRecording() || !span.SpanContext().IsValid()
+	traced := span.IsRecording()
 	if traced {
 		ctx, span = s.tracer.Start(ctx, spanName)
 		defer span.End()

@@ -311,6 +311,30 @@ func TestCallerCancelReturnsPromptly(t *testing.T) {
 	assert.False(t, ran, "an event whose caller gave up ran")
 }
 
+// TestCallerCancelWhileTurnIgnoresIt cancels a caller whose own turn is
+// running and ignores the cancellation: the caller still returns at once.
+func TestCallerCancelWhileTurnIgnoresIt(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns := newProbes(t, sys.System, "P", &probeEnv{})
+	stub := ns.Get(ns.IDFromName("a"))
+	started, release := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := actor.Call(ctx, stub, func(context.Context, *probe) (int, error) {
+			close(started)
+			<-release
+			return 0, nil
+		})
+		errc <- err
+	}()
+	recv(t, started)
+	cancel()
+	assert.ErrorIs(t, recv(t, errc), context.Canceled)
+	close(release)
+	assert.Equal(t, 0, mustMem(t, stub), "object answers after the cancelled call")
+}
+
 func TestOverloaded(t *testing.T) {
 	sys := newSystem(t, &actor.Options{MaxQueue: 3})
 	ns := newProbes(t, sys.System, "P", &probeEnv{})
