@@ -62,14 +62,18 @@ func (r *responseRecorder) Flush() {}
 func (r *responseRecorder) response(req *http.Request) *http.Response {
 	r.WriteHeader(http.StatusOK)
 	body := r.body.Bytes()
+	// The two headers added here share one backing array.
+	var added [2]string
 	if r.sent.Get("Content-Type") == "" && len(body) > 0 && r.sent.Get("Content-Encoding") == "" {
-		r.sent.Set("Content-Type", http.DetectContentType(body))
+		added[0] = http.DetectContentType(body)
+		r.sent["Content-Type"] = added[0:1:1]
 	}
 	if r.sent.Get("Content-Length") == "" {
-		r.sent.Set("Content-Length", strconv.Itoa(len(body)))
+		added[1] = strconv.Itoa(len(body))
+		r.sent["Content-Length"] = added[1:2:2]
 	}
 	return &http.Response{
-		Status:        strconv.Itoa(r.status) + " " + http.StatusText(r.status),
+		Status:        statusLine(r.status),
 		StatusCode:    r.status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
@@ -79,4 +83,18 @@ func (r *responseRecorder) response(req *http.Request) *http.Response {
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}
+}
+
+// statusLine returns the Status of a response with the given code, such
+// as "200 OK", without building the common ones.
+func statusLine(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200 OK"
+	case http.StatusNoContent:
+		return "204 No Content"
+	case http.StatusNotFound:
+		return "404 Not Found"
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
