@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Codec encodes and decodes values for the typed helpers.
@@ -14,11 +15,89 @@ type Codec interface {
 // JSON is the default Codec, built on encoding/json.
 type JSON struct{}
 
-// Marshal encodes v as JSON.
-func (JSON) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+// Marshal encodes v as JSON. Integers and plain ASCII strings, the usual
+// counters and names, skip encoding/json's reflection; the bytes are the
+// same.
+func (JSON) Marshal(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.AppendInt(nil, v, 10), nil
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(nil, v, 10), nil
+	case string:
+		if plainString(v) {
+			b := make([]byte, 0, len(v)+2)
+			return append(append(append(b, '"'), v...), '"'), nil
+		}
+	}
+	return json.Marshal(v)
+}
 
-// Unmarshal decodes JSON data into v.
-func (JSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+// Unmarshal decodes JSON data into v. As with Marshal, integers and plain
+// ASCII strings skip reflection, with the results of encoding/json.
+func (JSON) Unmarshal(data []byte, v any) error {
+	switch v := v.(type) {
+	case *int64:
+		if plainInt(data) {
+			if n, err := strconv.ParseInt(string(data), 10, 64); err == nil {
+				*v = n
+				return nil
+			}
+		}
+	case *int:
+		if plainInt(data) {
+			if n, err := strconv.ParseInt(string(data), 10, strconv.IntSize); err == nil {
+				*v = int(n)
+				return nil
+			}
+		}
+	case *uint64:
+		if plainInt(data) && data[0] != '-' {
+			if n, err := strconv.ParseUint(string(data), 10, 64); err == nil {
+				*v = n
+				return nil
+			}
+		}
+	case *string:
+		if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' && plainString(string(data[1:len(data)-1])) {
+			*v = string(data[1 : len(data)-1])
+			return nil
+		}
+	}
+	return json.Unmarshal(data, v)
+}
+
+// plainInt reports whether data is a JSON integer without a sign other
+// than a leading minus, leading zeros, a fraction, an exponent or spaces.
+func plainInt(data []byte) bool {
+	digits := data
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainString reports whether s encodes as itself between quotes: printable
+// ASCII without the characters encoding/json escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
 
 // Get reads key inside t and decodes it with the database's codec. It
 // returns the zero value and false for a missing key.

@@ -1,0 +1,67 @@
+package storage
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// codecInputs are JSON texts on both sides of the codec's fast paths.
+var codecInputs = []string{
+	`0`, `-0`, `7`, `-12`, `9223372036854775807`, `-9223372036854775808`,
+	`9223372036854775808`, `18446744073709551615`, `18446744073709551616`,
+	`01`, `-`, `1.0`, `1e3`, ` 5`, `5 `, `+5`, `null`, `true`, `""`, `"a"`,
+	`"a b"`, `"<&>"`, `"\"q\""`, `"é"`, `"\u00e9"`, `"tab\t"`, `"x`, `x"`,
+	`"`, ``, `[1]`, `{"a":1}`,
+}
+
+// decodeBoth decodes in with the codec and with encoding/json into fresh
+// values of type V and checks that both give the same value and the same
+// success.
+func decodeBoth[V any](t *testing.T, in string) {
+	t.Helper()
+	var got, want V
+	gotErr := JSON{}.Unmarshal([]byte(in), &got)
+	wantErr := json.Unmarshal([]byte(in), &want)
+	assert.Equal(t, wantErr == nil, gotErr == nil, "%T from %q: error %v, encoding/json %v", got, in, gotErr, wantErr)
+	assert.Equal(t, want, got, "%T from %q", got, in)
+}
+
+// encodeBoth checks that the codec encodes v to the bytes of encoding/json.
+func encodeBoth(t *testing.T, v any) {
+	t.Helper()
+	got, err := JSON{}.Marshal(v)
+	require.NoError(t, err)
+	want, err := json.Marshal(v)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "%T %v", v, v)
+}
+
+func TestJSONCodecMatchesStdlib(t *testing.T) {
+	for _, in := range codecInputs {
+		decodeBoth[int64](t, in)
+		decodeBoth[int](t, in)
+		decodeBoth[uint64](t, in)
+		decodeBoth[string](t, in)
+	}
+	for _, v := range []any{int64(0), int64(-5), int64(math.MinInt64), int64(math.MaxInt64),
+		0, -1, math.MaxInt, uint64(0), uint64(math.MaxUint64),
+		"", "plain", "a b", "<&>", `q"`, `back\slash`, "é", "tab\t", "\x7f", "\xff"} {
+		encodeBoth(t, v)
+	}
+}
+
+func FuzzJSONCodec(f *testing.F) {
+	for _, in := range codecInputs {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		decodeBoth[int64](t, in)
+		decodeBoth[uint64](t, in)
+		decodeBoth[string](t, in)
+		encodeBoth(t, in)
+	})
+}
