@@ -100,8 +100,8 @@ const DefaultMaxBodyBytes = 32 << 20
 type ForwardOptions struct {
 	// MaxBodyBytes bounds the request body. Forward reads the whole body
 	// before the turn starts, so a slow upload never holds the object, and
-	// responds to a larger body with 413 Content Too Large. The default is
-	// DefaultMaxBodyBytes. A negative value means no limit, and then the
+	// responds to a larger body with 413 Request Entity Too Large. The
+	// default is DefaultMaxBodyBytes. A negative value means no limit, and then the
 	// body streams into the turn unread.
 	MaxBodyBytes int64
 	// RetryAfter is the delay sent in the Retry-After header of a 503
@@ -177,7 +177,7 @@ type forwarder struct {
 // Forward responds with an error status when the object cannot:
 //   - 400 Bad Request: key failed, for example ErrNoKey or an invalid ID
 //     (actor.ErrInvalidID);
-//   - 413 Content Too Large: the body exceeds ForwardOptions.MaxBodyBytes;
+//   - 413 Request Entity Too Large: the body exceeds ForwardOptions.MaxBodyBytes;
 //   - 503 Service Unavailable with Retry-After: the object's queue is full
 //     (*actor.OverloadedError) or its System is closing;
 //   - 500 Internal Server Error with no internal detail: the handler

@@ -44,7 +44,15 @@ func main() {
 }
 
 func run(logger *slog.Logger) error {
-	sys, err := actor.Open("./data/first", &actor.Options{Logger: logger})
+	// One metrics registry for the runtime and the server, served at /metrics.
+	metrics, err := edgehttp.NewMetrics()
+	if err != nil {
+		return err
+	}
+	sys, err := actor.Open("./data/first", &actor.Options{
+		Logger:        logger,
+		MeterProvider: metrics.MeterProvider(),
+	})
 	if err != nil {
 		return err
 	}
@@ -63,6 +71,9 @@ func run(logger *slog.Logger) error {
 
 	// Run serves /healthz and /metrics too, and stops gracefully on
 	// SIGINT or SIGTERM.
-	srv := edgehttp.NewServer("127.0.0.1:8080", mux, &edgehttp.ServerOptions{Logger: logger})
+	srv := edgehttp.NewServer("127.0.0.1:8080", mux, &edgehttp.ServerOptions{
+		Logger:  logger,
+		Metrics: metrics,
+	})
 	return srv.Run(context.Background())
 }
