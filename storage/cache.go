@@ -47,15 +47,16 @@ func (c *Cache) get(key string) (cacheEntry, bool) {
 	return e, ok
 }
 
-// put keeps value, which the Cache then owns, as the state of key.
-func (c *Cache) put(key string, value []byte, found bool) {
+// put keeps value, which the Cache then owns, as the state of key, and
+// reports whether it did: a value over a quarter of MaxBytes is not kept.
+func (c *Cache) put(key string, value []byte, found bool) bool {
 	if old, ok := c.entries[key]; ok {
 		c.size -= c.cost(key, old.value)
 		delete(c.entries, key)
 	}
 	n := c.cost(key, value)
 	if n > c.MaxBytes/4 {
-		return // one value would push out too many others
+		return false // one value would push out too many others
 	}
 	if c.entries == nil {
 		c.entries = make(map[string]cacheEntry)
@@ -70,6 +71,7 @@ func (c *Cache) put(key string, value []byte, found bool) {
 	}
 	c.entries[key] = cacheEntry{value: value, found: found}
 	c.size += n
+	return true
 }
 
 // apply records the writes of a committed root layer.
@@ -82,7 +84,13 @@ func (c *Cache) apply(l *layer) {
 			c.put(k, nil, false)
 			continue
 		}
-		c.put(k, clone(w.value), true)
+		// Reuse the kept value's memory when it fits: the Cache hands
+		// out only copies, so nothing else refers to it.
+		v := clone
+		if old, ok := c.entries[k]; ok && cap(old.value) >= len(w.value) {
+			v = func(src []byte) []byte { return append(old.value[:0], src...) }
+		}
+		c.put(k, v(w.value), true)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"strconv"
 )
 
-// Codec encodes and decodes values for the typed helpers.
+// Codec encodes and decodes values for the typed helpers. Unmarshal must
+// not modify data or keep it after it returns, because data may be the
+// storage's own memory.
 type Codec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte, v any) error
@@ -103,12 +105,17 @@ func plainString(s string) bool {
 // returns the zero value and false for a missing key.
 func Get[V any](t *Txn, key string) (V, bool, error) {
 	var v V
-	raw, ok, err := t.Get(key)
+	var decodeErr error
+	ok, err := t.view(key, func(raw []byte) error {
+		decodeErr = t.db.codec.Unmarshal(raw, &v)
+		return decodeErr
+	})
+	if decodeErr != nil {
+		var zero V
+		return zero, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), decodeErr)
+	}
 	if err != nil || !ok {
 		return v, false, err
-	}
-	if err := t.db.codec.Unmarshal(raw, &v); err != nil {
-		return v, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
 	}
 	return v, true, nil
 }

@@ -222,43 +222,66 @@ func (t *Txn) checkValue(key string, v []byte) error {
 	return nil
 }
 
-// getLocked returns the value of key in the Txn's view: pending writes
-// first, then committed data.
-func (t *Txn) getLocked(key string) ([]byte, bool, error) {
+// viewLocked returns the value of key in the Txn's view: pending writes
+// first, then the cache, then committed data. Unless fresh is true, the
+// value is shared: it must not be modified, and it is valid only while
+// t.st.mu is held.
+func (t *Txn) viewLocked(key string) (v []byte, ok, fresh bool, err error) {
 	for i := len(t.st.layers) - 1; i >= 0; i-- {
 		l := t.st.layers[i]
 		if w, ok := l.writes.get(key); ok {
 			if w.deleted {
-				return nil, false, nil
+				return nil, false, false, nil
 			}
-			// A copy, because st.values is reused after the Txn ends.
-			v := make([]byte, len(w.value))
-			copy(v, w.value)
-			return v, true, nil
+			return w.value, true, false, nil
 		}
 		if l.cleared {
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 	}
 	if t.cache != nil {
 		if e, ok := t.cache.get(key); ok {
-			if !e.found {
-				return nil, false, nil
-			}
-			return clone(e.value), true, nil
+			return e.value, e.found, false, nil
 		}
 	}
 	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.prefix...), key...)
-	v, ok, err := t.db.get(t.st.keyBuf)
-	if err == nil && t.cache != nil {
-		// The caller owns v, so the Cache keeps a copy.
-		var kept []byte
-		if ok {
-			kept = clone(v)
-		}
-		t.cache.put(key, kept, ok)
+	v, ok, err = t.db.get(t.st.keyBuf)
+	if err != nil || !ok {
+		return nil, false, false, err
 	}
-	return v, ok, err
+	if t.cache != nil && t.cache.put(key, v, true) {
+		return v, true, false, nil // the cache owns v now
+	}
+	return v, true, true, nil
+}
+
+// getLocked returns a copy of the value of key in the Txn's view.
+func (t *Txn) getLocked(key string) ([]byte, bool, error) {
+	v, ok, fresh, err := t.viewLocked(key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if !fresh {
+		v = clone(v)
+	}
+	return v, true, nil
+}
+
+// view calls read with the value of key, when there is one, without
+// copying it. read must neither modify nor keep the slice.
+func (t *Txn) view(key string, read func(v []byte) error) (bool, error) {
+	if err := t.checkKey(key); err != nil {
+		return false, err
+	}
+	if err := t.lock(); err != nil {
+		return false, err
+	}
+	defer t.st.mu.Unlock()
+	v, ok, _, err := t.viewLocked(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, read(v)
 }
 
 func (t *Txn) top() *layer {
