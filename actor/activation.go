@@ -105,6 +105,14 @@ func (a *activation) Receive(c protoactor.Context) {
 func (a *activation) runInline(env *envelope) {
 	a.deliver(env)
 	a.finished()
+	// A result released through the gate reaches the caller from the
+	// gate's goroutine, so it needs the channel; a direct one is stored.
+	for _, st := range a.staged {
+		if st.env == nil {
+			env.reply = make(chan reply, 1)
+			break
+		}
+	}
 	a.flush()
 	evict := a.evictPending && a.pending() == 0
 	a.turnMu.Unlock()
@@ -194,27 +202,28 @@ func (a *activation) finished() {
 	}
 }
 
-// send delivers env to the object key of ns, activating it if needed. It
-// waits while an earlier activation of the object is being evicted.
+// send delivers env to the object key of ns, activating it if needed, and
+// reports whether the event ran on the calling goroutine. It waits while
+// an earlier activation of the object is being evicted.
 //
 // An active object is reached under the table's read lock, and the write
 // lock is taken only to activate or to move the object to the front of
 // the LRU list, which a hot object, already at the front, skips.
-func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) error {
+func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (inline bool, err error) {
 	key := objKey{ns.number, id.obj}
 	for {
 		s.mu.RLock()
 		closed, a := s.closed, s.table[key]
 		s.mu.RUnlock()
 		if closed {
-			return ErrClosed
+			return false, ErrClosed
 		}
 		var ok, stopping bool
 		var n int
 		if a == nil {
 			var err error
 			if a, ok, n, stopping, err = s.activate(ns, id, key); err != nil {
-				return err
+				return false, err
 			}
 		} else {
 			ok, n, stopping = a.admit(s.opts.MaxQueue)
@@ -225,11 +234,11 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) err
 			case <-a.stopped:
 				continue
 			case <-ctx.Done():
-				return ctx.Err()
+				return false, ctx.Err()
 			}
 		}
 		if !ok {
-			return &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
+			return false, &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
 		// lastUsed is not set here: the sweeper skips objects with pending
 		// events, and finished sets it when this one ends.
@@ -244,10 +253,11 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) err
 		// object's code ignores the cancellation.
 		if n == 1 && env.ctx.Done() == nil && a.turnMu.TryLock() {
 			a.runInline(env)
-			return nil
+			return true, nil
 		}
+		env.reply = make(chan reply, 1)
 		s.root.Send(a.pid, env)
-		return nil
+		return false, nil
 	}
 }
 

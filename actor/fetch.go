@@ -14,7 +14,7 @@ import (
 func (a *activation) serveHTTP(env *envelope) {
 	h, ok := a.obj.(http.Handler)
 	if !ok {
-		a.stage(nil, func(error) { env.reply <- reply{err: ErrNotHandler} })
+		a.stage(nil, func(error) { env.complete(reply{err: ErrNotHandler}) })
 		return
 	}
 	rec := &responseRecorder{header: make(http.Header)}

@@ -27,7 +27,20 @@ type envelope struct {
 	chain []objKey
 	fn    callFunc      // set for calls and alarms
 	req   *http.Request // set for fetches
-	reply chan reply
+	// reply receives the result, except for an event run on its caller's
+	// goroutine whose result is released at once: that one is stored in
+	// result, and reply stays nil (see runInline).
+	reply  chan reply
+	result reply
+}
+
+// complete hands r to the caller of the event.
+func (e *envelope) complete(r reply) {
+	if e.reply == nil {
+		e.result = r
+		return
+	}
+	e.reply <- r
 }
 
 // reply is the released result of one event.
@@ -42,26 +55,22 @@ type reply struct {
 }
 
 // turnState is the runtime's view of the running turn, reached through
-// State by the object's code.
+// State by the object's code and stored in the turn's context.
 type turnState struct {
 	txn *storage.Txn
+	a   *activation
+	// waiting lists the objects waiting on this turn further up the call
+	// chain; the chain is waiting followed by a.
+	waiting []objKey
 
 	mu        sync.Mutex // guards onDurable and done
 	onDurable []func(error)
 	done      bool
 }
 
-// turnValue is stored in a turn's context.
-type turnValue struct {
-	a *activation
-	// waiting lists the objects waiting on this turn further up the call
-	// chain; the chain is waiting followed by a.
-	waiting []objKey
-}
-
 // inChain reports whether key is in the call chain of the turn.
-func (tv *turnValue) inChain(key objKey) bool {
-	return key == tv.a.key || slices.Contains(tv.waiting, key)
+func (ts *turnState) inChain(key objKey) bool {
+	return key == ts.a.key || slices.Contains(ts.waiting, key)
 }
 
 type turnKey struct{}
@@ -126,8 +135,8 @@ func (s *State) OnDurable(fn func(err error)) {
 // FromContext returns the State of the object whose turn ctx belongs to,
 // or nil outside a turn.
 func FromContext(ctx context.Context) *State {
-	if tv, ok := ctx.Value(turnKey{}).(*turnValue); ok {
-		return &tv.a.state
+	if ts, ok := ctx.Value(turnKey{}).(*turnState); ok {
+		return &ts.a.state
 	}
 	return nil
 }
@@ -162,7 +171,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		return reply{}, fmt.Errorf("%w: the zero ID names no object", ErrInvalidID)
 	}
 	key := objKey{n.number, id.obj}
-	if tv, ok := ctx.Value(turnKey{}).(*turnValue); ok {
+	if tv, ok := ctx.Value(turnKey{}).(*turnState); ok {
 		if tv.inChain(key) {
 			return reply{}, fmt.Errorf("%w: %s/%s is already waiting further up the chain",
 				ErrCallCycle, n.name, id)
@@ -181,31 +190,36 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		defer span.End()
 	}
 	env.ctx = ctx
-	env.reply = make(chan reply, 1)
-	if err := n.sys.send(ctx, n, id, env); err != nil {
+	inline, err := n.sys.send(ctx, n, id, env)
+	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return reply{}, err
 	}
-	select {
-	case r := <-env.reply:
-		if r.wait != nil {
-			if err := r.a.waitDurable(ctx, r.wait); err != nil {
-				if ctx.Err() != nil {
-					span.SetStatus(codes.Error, err.Error())
-					return reply{}, ctx.Err()
-				}
-				r.a.resetReq.Store(true)
-				r = reply{err: err}
-			}
+	var r reply
+	if inline && env.reply == nil {
+		r = env.result // released while the caller ran the turn
+	} else {
+		select {
+		case r = <-env.reply:
+		case <-ctx.Done():
+			span.SetStatus(codes.Error, ctx.Err().Error())
+			return reply{}, ctx.Err()
 		}
-		if r.err != nil {
-			span.SetStatus(codes.Error, r.err.Error())
-		}
-		return r, nil
-	case <-ctx.Done():
-		span.SetStatus(codes.Error, ctx.Err().Error())
-		return reply{}, ctx.Err()
 	}
+	if r.wait != nil {
+		if err := r.a.waitDurable(ctx, r.wait); err != nil {
+			if ctx.Err() != nil {
+				span.SetStatus(codes.Error, err.Error())
+				return reply{}, ctx.Err()
+			}
+			r.a.resetReq.Store(true)
+			r = reply{err: err}
+		}
+	}
+	if r.err != nil {
+		span.SetStatus(codes.Error, r.err.Error())
+	}
+	return r, nil
 }
 
 // Turn outcomes, as recorded in metrics.
@@ -221,7 +235,7 @@ const (
 func (a *activation) deliver(env *envelope) {
 	if err := env.ctx.Err(); err != nil {
 		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
-		a.stage(nil, func(error) { env.reply <- reply{err: err} })
+		a.stage(nil, func(error) { env.complete(reply{err: err}) })
 		return
 	}
 	if a.resetReq.Swap(false) {
@@ -229,7 +243,7 @@ func (a *activation) deliver(env *envelope) {
 	}
 	if !a.constructed {
 		if err := a.construct(env.ctx, env.chain); err != nil {
-			a.stage(nil, func(error) { env.reply <- failedReply(env, err) })
+			a.stage(nil, func(error) { env.complete(failedReply(env, err)) })
 			return
 		}
 	}
@@ -289,9 +303,8 @@ type turnResult struct {
 func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, fn func(ctx context.Context) error) turnResult {
 	s := a.ns.sys
 	start := time.Now()
-	ts := &turnState{txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache)}
-	tv := &turnValue{a: a, waiting: chain}
-	ctx = context.WithValue(ctx, turnKey{}, tv)
+	ts := &turnState{txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
+	ctx = context.WithValue(ctx, turnKey{}, ts)
 	// Turn and commit spans are children of the call's span, so they are
 	// skipped when that span is not recorded: with the no-op provider, or
 	// for a caller outside any trace. An alarm's delivery starts a trace.
@@ -400,7 +413,7 @@ func (a *activation) release(res turnResult, done func(err error)) {
 // the gate, after the callbacks.
 func (a *activation) releaseReply(res turnResult, env *envelope, build func(err error) reply) {
 	if len(res.onDurable) > 0 {
-		a.release(res, func(err error) { env.reply <- build(err) })
+		a.release(res, func(err error) { env.complete(build(err)) })
 		return
 	}
 	r := build(res.err)
@@ -411,7 +424,7 @@ func (a *activation) releaseReply(res turnResult, env *envelope, build func(err 
 	case !res.commitFailed:
 		r.wait = a.pendingHandle()
 	}
-	a.stageDirect(func(error) { env.reply <- r })
+	a.stageDirect(env, r)
 }
 
 // runCallback runs an OnDurable callback, logging a panic instead of
@@ -439,11 +452,12 @@ func failedReply(env *envelope, err error) reply {
 }
 
 // stagedRelease is a result waiting to be queued behind the output gate,
-// or to be released directly.
+// or, when env is set, the reply r to hand to env's caller directly.
 type stagedRelease struct {
 	h       *storage.Handle
 	release func(err error)
-	direct  bool
+	env     *envelope
+	r       reply
 }
 
 // stage keeps a result until flush queues it behind the output gate, so
@@ -455,15 +469,15 @@ func (a *activation) stage(h *storage.Handle, release func(err error)) {
 
 // stageDirect keeps a result that flush releases without the gate, because
 // its receiver waits for durability itself.
-func (a *activation) stageDirect(release func(err error)) {
-	a.staged = append(a.staged, stagedRelease{release: release, direct: true})
+func (a *activation) stageDirect(env *envelope, r reply) {
+	a.staged = append(a.staged, stagedRelease{env: env, r: r})
 }
 
 // flush queues the staged results behind the output gate.
 func (a *activation) flush() {
 	for i, st := range a.staged {
-		if st.direct {
-			st.release(nil)
+		if st.env != nil {
+			st.env.complete(st.r)
 		} else {
 			a.gate.push(a, st.h, st.release)
 		}
