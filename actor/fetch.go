@@ -2,7 +2,6 @@ package actor
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -12,22 +11,13 @@ import (
 // the recorded response behind the output gate. A panic becomes a 500
 // response without detail.
 func (a *activation) serveHTTP(env *envelope) {
-	h, ok := a.obj.(http.Handler)
-	if !ok {
+	if _, ok := a.obj.(http.Handler); !ok {
 		a.stage(nil, func(error) { env.complete(reply{err: ErrNotHandler}) })
 		return
 	}
-	rec := &responseRecorder{header: make(http.Header)}
-	res := a.runTurn(env.ctx, env.chain, "actor.turn", func(ctx context.Context) error {
-		h.ServeHTTP(rec, env.req.WithContext(ctx))
-		return nil
-	})
-	a.releaseReply(res, env, func(err error) reply {
-		if err != nil {
-			return failedReply(env, err)
-		}
-		return reply{resp: rec.response(env.req)}
-	})
+	env.rec = &responseRecorder{header: make(http.Header)}
+	res := a.runTurn(env.ctx, env.chain, "actor.turn", env)
+	a.releaseReply(res, env)
 }
 
 // responseRecorder is the http.ResponseWriter of a fetch turn. It keeps the

@@ -32,7 +32,44 @@ type envelope struct {
 	// result, and reply stays nil (see runInline).
 	reply  chan reply
 	result reply
+
+	// Set by the event's turn.
+	val any               // the call's value
+	rec *responseRecorder // the fetch's response
 }
+
+// run is the body of the event's turn: the call's function, or the
+// object's ServeHTTP for a fetch.
+func (e *envelope) run(ctx context.Context, a *activation) error {
+	if e.req != nil {
+		a.obj.(http.Handler).ServeHTTP(e.rec, e.req.WithContext(ctx))
+		return nil
+	}
+	var err error
+	e.val, err = e.fn(ctx, a.obj)
+	return err
+}
+
+// build returns the reply to the event, given the error of its turn.
+func (e *envelope) build(err error) reply {
+	if e.req == nil {
+		return reply{val: e.val, err: err}
+	}
+	if err != nil {
+		return failedReply(e, err)
+	}
+	return reply{resp: e.rec.response(e.req)}
+}
+
+// turnBody is the work a turn runs.
+type turnBody interface {
+	run(ctx context.Context, a *activation) error
+}
+
+// turnFunc is a turnBody made of a function.
+type turnFunc func(ctx context.Context) error
+
+func (f turnFunc) run(ctx context.Context, _ *activation) error { return f(ctx) }
 
 // complete hands r to the caller of the event.
 func (e *envelope) complete(r reply) {
@@ -251,25 +288,20 @@ func (a *activation) deliver(env *envelope) {
 		a.serveHTTP(env)
 		return
 	}
-	var val any
-	res := a.runTurn(env.ctx, env.chain, "actor.turn", func(ctx context.Context) error {
-		var err error
-		val, err = env.fn(ctx, a.obj)
-		return err
-	})
-	a.releaseReply(res, env, func(err error) reply { return reply{val: val, err: err} })
+	res := a.runTurn(env.ctx, env.chain, "actor.turn", env)
+	a.releaseReply(res, env)
 }
 
 // construct runs the constructor and Init of a new activation, as a turn
 // of its own.
 func (a *activation) construct(ctx context.Context, chain []objKey) error {
-	res := a.runTurn(ctx, chain, "actor.init", func(ctx context.Context) error {
+	res := a.runTurn(ctx, chain, "actor.init", turnFunc(func(ctx context.Context) error {
 		a.obj = a.ns.newObject(&a.state)
 		if in, ok := a.obj.(Initializer); ok {
 			return in.Init(ctx)
 		}
 		return nil
-	})
+	}))
 	if res.err != nil {
 		a.obj = nil
 		a.release(res, nil)
@@ -297,10 +329,10 @@ type turnResult struct {
 	onDurable    []func(error)
 }
 
-// runTurn runs fn as one turn: it opens the object's Txn, runs fn with
-// panics recovered, and commits the writes if fn succeeded. A panic or a
-// failed commit resets the activation.
-func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, fn func(ctx context.Context) error) turnResult {
+// runTurn runs body as one turn: it opens the object's Txn, runs body with
+// panics recovered, and commits the writes if body succeeded. A panic or
+// a failed commit resets the activation.
+func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, body turnBody) turnResult {
 	s := a.ns.sys
 	start := time.Now()
 	ts := &turnState{txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
@@ -316,7 +348,7 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 	}
 
 	a.cur.Store(ts)
-	err := a.protect(ctx, fn)
+	err := a.protect(ctx, body)
 	a.cur.Store(nil)
 	ts.mu.Lock()
 	ts.done = true
@@ -369,8 +401,9 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 	return res
 }
 
-// protect runs fn, turning a panic into a *PanicError that is logged once.
-func (a *activation) protect(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+// protect runs body, turning a panic into a *PanicError that is logged
+// once.
+func (a *activation) protect(ctx context.Context, body turnBody) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			pe := &PanicError{Value: v, Stack: debug.Stack()}
@@ -379,7 +412,7 @@ func (a *activation) protect(ctx context.Context, fn func(ctx context.Context) e
 			err = pe
 		}
 	}()
-	return fn(ctx)
+	return body.run(ctx, a)
 }
 
 // release stages the result of a turn for the output gate. Once the
@@ -403,20 +436,20 @@ func (a *activation) release(res turnResult, done func(err error)) {
 	})
 }
 
-// releaseReply releases the reply of an event, built by build from the
-// turn's error. A turn without OnDurable callbacks hands its reply over at
+// releaseReply releases the reply of an event, built from the turn's
+// error. A turn without OnDurable callbacks hands its reply over at
 // once, with the commit the caller must wait for: the turn's own, or the
 // object's last one for a turn without writes. Because the log is synced
 // in commit order, that commit being durable means every earlier write of
 // the object is too, and callers wait in parallel instead of in turn
 // order on one goroutine. A turn with callbacks releases its reply through
 // the gate, after the callbacks.
-func (a *activation) releaseReply(res turnResult, env *envelope, build func(err error) reply) {
+func (a *activation) releaseReply(res turnResult, env *envelope) {
 	if len(res.onDurable) > 0 {
-		a.release(res, func(err error) { env.complete(build(err)) })
+		a.release(res, func(err error) { env.complete(env.build(err)) })
 		return
 	}
-	r := build(res.err)
+	r := env.build(res.err)
 	r.a = a
 	switch {
 	case res.h != nil:

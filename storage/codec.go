@@ -8,7 +8,7 @@ import (
 
 // Codec encodes and decodes values for the typed helpers. Unmarshal must
 // not modify data or keep it after it returns, because data may be the
-// storage's own memory.
+// storage's own memory, and must not use the Txn the value is read from.
 type Codec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte, v any) error
@@ -105,17 +105,14 @@ func plainString(s string) bool {
 // returns the zero value and false for a missing key.
 func Get[V any](t *Txn, key string) (V, bool, error) {
 	var v V
-	var decodeErr error
-	ok, err := t.view(key, func(raw []byte) error {
-		decodeErr = t.db.codec.Unmarshal(raw, &v)
-		return decodeErr
-	})
-	if decodeErr != nil {
-		var zero V
-		return zero, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), decodeErr)
-	}
+	raw, ok, err := t.beginView(key)
 	if err != nil || !ok {
 		return v, false, err
+	}
+	defer t.endView()
+	if err := t.db.codec.Unmarshal(raw, &v); err != nil {
+		var zero V
+		return zero, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
 	}
 	return v, true, nil
 }

@@ -267,22 +267,26 @@ func (t *Txn) getLocked(key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// view calls read with the value of key, when there is one, without
-// copying it. read must neither modify nor keep the slice.
-func (t *Txn) view(key string, read func(v []byte) error) (bool, error) {
+// beginView returns the value of key without copying it. When it returns
+// a value, the Txn stays locked until the caller calls endView, and the
+// caller must neither modify nor keep the slice.
+func (t *Txn) beginView(key string) ([]byte, bool, error) {
 	if err := t.checkKey(key); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if err := t.lock(); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	defer t.st.mu.Unlock()
 	v, ok, _, err := t.viewLocked(key)
 	if err != nil || !ok {
-		return false, err
+		t.st.mu.Unlock()
+		return nil, false, err
 	}
-	return true, read(v)
+	return v, true, nil
 }
+
+// endView ends the view that beginView started.
+func (t *Txn) endView() { t.st.mu.Unlock() }
 
 func (t *Txn) top() *layer {
 	return t.st.layers[len(t.st.layers)-1]
