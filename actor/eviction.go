@@ -157,7 +157,7 @@ func (s *System) evict(ctx context.Context, key objKey) error {
 func (a *activation) finishEvict(c protoactor.Context) {
 	a.evictPending = false
 	if cl, ok := a.obj.(Closer); ok && a.constructed {
-		res := a.runTurn(a.ns.sys.ctxForClose(), nil, "actor.close", turnFunc(cl.Close))
+		res := a.runTurn(a.ns.sys.ctxForClose(), nil, "actor.close", turnFunc(cl.Close), nil)
 		if res.err != nil {
 			a.ns.sys.logger.Warn("close hook failed", "namespace", a.ns.name,
 				"object", a.id.String(), "error", res.err)

@@ -32,6 +32,8 @@ type envelope struct {
 	// result, and reply stays nil (see runInline).
 	reply  chan reply
 	result reply
+	// ts is the state of the event's turn, kept here to save allocating it.
+	ts turnState
 
 	// Set by the event's turn.
 	val any               // the call's value
@@ -92,10 +94,12 @@ type reply struct {
 }
 
 // turnState is the runtime's view of the running turn, reached through
-// State by the object's code and stored in the turn's context.
+// State by the object's code. It is also the turn's context: the context
+// of the event with the turn attached, which saves the turn an allocation.
 type turnState struct {
-	txn *storage.Txn
-	a   *activation
+	parent context.Context
+	txn    *storage.Txn
+	a      *activation
 	// waiting lists the objects waiting on this turn further up the call
 	// chain; the chain is waiting followed by a.
 	waiting []objKey
@@ -103,6 +107,24 @@ type turnState struct {
 	mu        sync.Mutex // guards onDurable and done
 	onDurable []func(error)
 	done      bool
+}
+
+// Deadline returns the deadline of the event's context.
+func (ts *turnState) Deadline() (time.Time, bool) { return ts.parent.Deadline() }
+
+// Done returns the done channel of the event's context.
+func (ts *turnState) Done() <-chan struct{} { return ts.parent.Done() }
+
+// Err returns the error of the event's context.
+func (ts *turnState) Err() error { return ts.parent.Err() }
+
+// Value returns the turn for turnKey and otherwise the event context's
+// value for key.
+func (ts *turnState) Value(key any) any {
+	if key == (turnKey{}) {
+		return ts
+	}
+	return ts.parent.Value(key)
 }
 
 // inChain reports whether key is in the call chain of the turn.
@@ -288,7 +310,7 @@ func (a *activation) deliver(env *envelope) {
 		a.serveHTTP(env)
 		return
 	}
-	res := a.runTurn(env.ctx, env.chain, "actor.turn", env)
+	res := a.runTurn(env.ctx, env.chain, "actor.turn", env, &env.ts)
 	a.releaseReply(res, env)
 }
 
@@ -301,7 +323,7 @@ func (a *activation) construct(ctx context.Context, chain []objKey) error {
 			return in.Init(ctx)
 		}
 		return nil
-	}))
+	}), nil)
 	if res.err != nil {
 		a.obj = nil
 		a.release(res, nil)
@@ -331,12 +353,16 @@ type turnResult struct {
 
 // runTurn runs body as one turn: it opens the object's Txn, runs body with
 // panics recovered, and commits the writes if body succeeded. A panic or
-// a failed commit resets the activation.
-func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, body turnBody) turnResult {
+// a failed commit resets the activation. ts, when not nil, is unused memory
+// for the turn's state.
+func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName string, body turnBody, ts *turnState) turnResult {
 	s := a.ns.sys
 	start := time.Now()
-	ts := &turnState{txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
-	ctx = context.WithValue(ctx, turnKey{}, ts)
+	if ts == nil {
+		ts = new(turnState)
+	}
+	*ts = turnState{parent: ctx, txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
+	ctx = ts
 	// Turn and commit spans are children of the call's span, so they are
 	// skipped when that span is not recorded: with the no-op provider, or
 	// for a caller outside any trace. An alarm's delivery starts a trace.
