@@ -69,7 +69,9 @@ var (
 	// that is not a hexadecimal digit. It matches ErrInvalidID.
 	ErrIDNotHex = &idError{"contains a character that is not a hexadecimal digit"}
 	// ErrIDNamespace is returned by IDFromString for an ID minted by another
-	// namespace or data directory, or corrupted. It matches ErrInvalidID.
+	// namespace or data directory, or corrupted, and by calls and fetches
+	// through a stub with an ID of another namespace. It matches
+	// ErrInvalidID.
 	ErrIDNamespace = &idError{"was not minted by this namespace"}
 	// ErrOverloaded matches every *OverloadedError.
 	ErrOverloaded = errors.New("actor: object overloaded")

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 
@@ -26,6 +27,10 @@ type ID struct {
 	obj   storage.ObjectID
 	check [checkSize]byte
 	name  string
+	// tag identifies the namespace and data directory that minted the
+	// ID, so that a call can reject an ID of another namespace without
+	// computing its check value again. It is 0 only in the zero ID.
+	tag uint64
 }
 
 // String returns the 64-hex-digit form that IDFromString parses.
@@ -56,6 +61,14 @@ func (id ID) ObjectID() storage.ObjectID { return id.obj }
 type idMinter struct {
 	key []byte
 	ns  string
+	tag uint64 // the tag of every ID it mints; see newIDMinter
+}
+
+// newIDMinter returns the minter of namespace ns under key.
+func newIDMinter(key []byte, ns string) idMinter {
+	m := idMinter{key: key, ns: ns}
+	m.tag = binary.BigEndian.Uint64(m.mac("durable/id-tag", nil)) | 1 // never 0
+	return m
 }
 
 // mac returns HMAC-SHA256(key, label || 0 || ns || 0 || data).
@@ -70,7 +83,7 @@ func (m idMinter) mac(label string, data []byte) []byte {
 }
 
 func (m idMinter) withCheck(obj storage.ObjectID, name string) ID {
-	id := ID{obj: obj, name: name}
+	id := ID{obj: obj, name: name, tag: m.tag}
 	copy(id.check[:], m.mac("durable/id-check", obj[:]))
 	return id
 }

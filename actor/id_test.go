@@ -2,6 +2,7 @@ package actor_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -89,6 +90,38 @@ func TestZeroIDRejected(t *testing.T) {
 	_, err := incr(context.Background(), ns.Get(actor.ID{}))
 	assert.ErrorIs(t, err, actor.ErrInvalidID)
 	assert.Equal(t, 0, sys.ActiveObjects())
+}
+
+func TestForeignIDRejected(t *testing.T) {
+	sys := newSystem(t, nil)
+	a := newProbes(t, sys.System, "A", &probeEnv{})
+	b := newProbes(t, sys.System, "B", &probeEnv{})
+	other := newSystem(t, nil)
+	a2 := newProbes(t, other.System, "A", &probeEnv{})
+	ctx := context.Background()
+
+	for name, id := range map[string]actor.ID{
+		"other namespace":      b.IDFromName("x"),
+		"other data directory": a2.IDFromName("x"),
+	} {
+		_, err := incr(ctx, a.Get(id))
+		assert.ErrorIs(t, err, actor.ErrIDNamespace, name)
+		assert.ErrorIs(t, err, actor.ErrInvalidID, name)
+		_, err = a.Get(id).Fetch(ctx, httptest.NewRequest("GET", "/", nil))
+		assert.ErrorIs(t, err, actor.ErrIDNamespace, name)
+	}
+	assert.Equal(t, 0, sys.ActiveObjects(), "a foreign ID activated an object")
+
+	// An ID minted before a restart still works on the reopened directory.
+	id := a.IDFromName("x")
+	n, err := incr(ctx, a.Get(id))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	reopened := sys.Restart(t)
+	a = newProbes(t, reopened.System, "A", &probeEnv{})
+	n, err = incr(ctx, a.Get(id))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
 }
 
 func TestStoredIDs(t *testing.T) {

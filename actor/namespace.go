@@ -69,7 +69,7 @@ func Register[T any](s *System, name string, newObject func(*State) T) (*Namespa
 		sys:       s,
 		name:      name,
 		number:    number,
-		ids:       idMinter{key: s.idKey, ns: name},
+		ids:       newIDMinter(s.idKey, name),
 		newObject: func(st *State) any { return newObject(st) },
 		attrs:     newNSAttrs(name),
 		spanOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
@@ -106,11 +106,9 @@ func (n *Namespace[T]) NewUniqueID() ID { return n.core.ids.unique() }
 // and ErrIDNamespace.
 func (n *Namespace[T]) IDFromString(s string) (ID, error) { return n.core.ids.parse(s) }
 
-// Get returns a stub for the object id without activating it.
-//
-// NOTE: Get does not check that id was minted by this namespace; an ID of
-// another namespace addresses an unrelated object here. IDFromString does
-// check, so IDs that arrive as strings are safe.
+// Get returns a stub for the object id without activating it. Calls
+// through a stub whose ID was minted by another namespace, or for another
+// data directory, fail with ErrIDNamespace.
 func (n *Namespace[T]) Get(id ID) *Stub[T] { return &Stub[T]{ns: n.core, id: id} }
 
 // Fetch sends req to the object id; see Stub.Fetch.

@@ -229,6 +229,10 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 	if id.IsZero() {
 		return reply{}, fmt.Errorf("%w: the zero ID names no object", ErrInvalidID)
 	}
+	if id.tag != n.ids.tag {
+		return reply{}, fmt.Errorf("%w %q: %s; get IDs from this namespace's IDFromName, NewUniqueID or IDFromString",
+			ErrIDNamespace, n.name, id)
+	}
 	key := objKey{n.number, id.obj}
 	if tv, ok := ctx.Value(turnKey{}).(*turnState); ok {
 		if tv.inChain(key) {
