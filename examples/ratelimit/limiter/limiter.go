@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/durable-go/durable/actor"
 	"github.com/durable-go/durable/clock"
@@ -43,13 +46,16 @@ var (
 	ErrInvalidOptions = errors.New("limiter: invalid options")
 )
 
-// KeyError is returned by Allow for a key that is empty or longer than
-// MaxKeySize bytes, and used by Middleware for a KeyFunc that failed.
-// Nothing was counted.
+// KeyError is returned by Allow for a key that is empty, longer than
+// MaxKeySize bytes, not valid UTF-8 or with a control character, and used
+// by Middleware for a KeyFunc that failed. Nothing was counted.
 type KeyError struct {
 	// Size is the key's length in bytes.
 	Size int
-	// Err is the error of the KeyFunc, nil for a key of the wrong size.
+	// Reason says what is wrong with a key of a valid size: "not valid
+	// UTF-8" or "contains a control character". It is empty otherwise.
+	Reason string
+	// Err is the error of the KeyFunc, nil for a key Allow rejected.
 	Err error
 }
 
@@ -59,10 +65,27 @@ func (e *KeyError) Error() string {
 	switch {
 	case e.Err != nil:
 		return e.Err.Error()
+	case e.Reason != "":
+		return fmt.Sprintf("limiter: invalid key: %s; use text without control characters", e.Reason)
 	case e.Size == 0:
 		return fmt.Sprintf("limiter: invalid key: empty; use 1 to %d bytes", MaxKeySize)
 	}
 	return fmt.Sprintf("limiter: invalid key: %d bytes long; use 1 to %d bytes", e.Size, MaxKeySize)
+}
+
+// checkKey returns a *KeyError for a key that Allow rejects. Keys must be
+// text because responses echo them in JSON, which would replace invalid
+// UTF-8.
+func checkKey(key string) error {
+	switch {
+	case len(key) == 0 || len(key) > MaxKeySize:
+		return &KeyError{Size: len(key)}
+	case !utf8.ValidString(key):
+		return &KeyError{Size: len(key), Reason: "not valid UTF-8"}
+	case strings.ContainsFunc(key, unicode.IsControl):
+		return &KeyError{Size: len(key), Reason: "contains a control character"}
+	}
+	return nil
 }
 
 // Unwrap returns Err.
@@ -142,8 +165,8 @@ func (l *Limiter) Period() time.Duration { return l.period }
 // the errors of actor.Call such as *actor.OverloadedError, ctx.Err(), or a
 // storage error; the request was not admitted.
 func (l *Limiter) Allow(ctx context.Context, key string) (Decision, error) {
-	if len(key) == 0 || len(key) > MaxKeySize {
-		return Decision{}, &KeyError{Size: len(key)}
+	if err := checkKey(key); err != nil {
+		return Decision{}, err
 	}
 	stub := l.ns.Get(l.ns.IDFromName(key))
 	return actor.Call(ctx, stub, func(ctx context.Context, o *object) (Decision, error) {

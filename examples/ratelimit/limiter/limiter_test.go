@@ -230,6 +230,20 @@ func TestAllowInvalidKey(t *testing.T) {
 		assert.Equal(t, len(key), ke.Size)
 	}
 	assert.True(t, allow(t, l, strings.Repeat("x", MaxKeySize)).Allowed)
+
+	for key, reason := range map[string]string{
+		"a\xffb":  "not valid UTF-8",
+		"a\nb":    "contains a control character",
+		"tab\tok": "contains a control character",
+	} {
+		_, err := l.Allow(context.Background(), key)
+		require.ErrorIs(t, err, ErrInvalidKey, "%q", key)
+		var ke *KeyError
+		require.ErrorAs(t, err, &ke)
+		assert.Equal(t, reason, ke.Reason, "%q", key)
+		assert.Contains(t, err.Error(), reason)
+	}
+	assert.True(t, allow(t, l, "café 🙂").Allowed, "UTF-8 text is a valid key")
 }
 
 func TestNewDefaultsAndInvalidOptions(t *testing.T) {
