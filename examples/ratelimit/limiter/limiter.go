@@ -52,7 +52,7 @@ var (
 type KeyError struct {
 	// Size is the key's length in bytes.
 	Size int
-	// Reason says what is wrong with a key of a valid size: "not valid
+	// Reason names the problem with a key of a valid size: "not valid
 	// UTF-8" or "contains a control character". It is empty otherwise.
 	Reason string
 	// Err is the error of the KeyFunc, nil for a key Allow rejected.
