@@ -15,6 +15,11 @@ var (
 	// Namespace reports a missing key with ok false instead.
 	ErrNotFound = errors.New("kvcache: key not found")
 
+	// ErrInvalidKey is returned for a key that Workers KV would reject
+	// although its size is within the limit: "." and "..", which would
+	// name a directory in a URL path, and keys that are not valid UTF-8.
+	ErrInvalidKey = errors.New("kvcache: invalid key")
+
 	// ErrLimit matches every *LimitError through errors.Is.
 	ErrLimit = errors.New("kvcache: limit exceeded")
 

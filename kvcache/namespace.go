@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"weak"
 
 	"github.com/durable-go/durable/clock"
@@ -34,7 +35,7 @@ const DefaultSweepInterval = time.Minute
 // means the default.
 type Limits struct {
 	// MaxKeySize is the largest key in bytes; the default is 512. Keys
-	// are at least 1 byte long.
+	// are at least 1 byte of valid UTF-8, and neither "." nor "..".
 	MaxKeySize int
 	// MaxValueSize is the largest value in bytes; the default is 25 MiB.
 	MaxValueSize int
@@ -470,9 +471,14 @@ func (ns *Namespace) check(ctx context.Context) error {
 }
 
 func (ns *Namespace) checkKey(key string) error {
-	if len(key) < 1 || len(key) > ns.limits.MaxKeySize {
+	switch {
+	case len(key) < 1 || len(key) > ns.limits.MaxKeySize:
 		return &LimitError{Limit: "key size", Key: truncateKey(key),
 			Size: len(key), Min: 1, Max: ns.limits.MaxKeySize}
+	case key == "." || key == "..":
+		return fmt.Errorf("%w %q: \".\" and \"..\" are reserved; use another key", ErrInvalidKey, key)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w %q: not valid UTF-8; encode binary keys, for example in hex", ErrInvalidKey, truncateKey(key))
 	}
 	return nil
 }

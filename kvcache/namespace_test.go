@@ -330,6 +330,27 @@ func TestNamespaceLimits(t *testing.T) {
 	require.ErrorIs(t, ns.Delete(ctx, ""), ErrLimit)
 }
 
+func TestNamespaceInvalidKeys(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openDB(t)
+	ns := openNamespace(t, db, clock.NewFake(t0), nil)
+	for _, key := range []string{".", "..", "a\xffb"} {
+		err := ns.Put(ctx, key, []byte("v"), PutOptions{})
+		require.ErrorIs(t, err, ErrInvalidKey, "Put %q", key)
+		_, _, err = ns.Get(ctx, key)
+		require.ErrorIs(t, err, ErrInvalidKey, "Get %q", key)
+		require.ErrorIs(t, ns.Delete(ctx, key), ErrInvalidKey, "Delete %q", key)
+	}
+	list, err := ns.List(ctx, ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Keys, "a rejected key was stored")
+
+	// Keys that only contain dots, or start with them, are fine.
+	for _, key := range []string{"...", ".a", "a.", "./x", "café"} {
+		require.NoError(t, ns.Put(ctx, key, []byte("v"), PutOptions{}), "Put %q", key)
+	}
+}
+
 func TestNamespaceConfiguredLimits(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openDB(t)
