@@ -28,8 +28,10 @@ type cacheEntry struct {
 	found bool   // false for a key known to be absent
 }
 
+// cost returns the memory an entry holds: its key, the whole array behind
+// its value, and the fixed overhead.
 func (c *Cache) cost(key string, value []byte) int {
-	return len(key) + len(value) + cacheEntryOverhead
+	return len(key) + cap(value) + cacheEntryOverhead
 }
 
 // Len returns the number of keys kept.
@@ -84,10 +86,11 @@ func (c *Cache) apply(l *layer) {
 			c.put(k, nil, false)
 			continue
 		}
-		// Reuse the kept value's memory when it fits: the Cache hands
-		// out only copies, so nothing else refers to it.
+		// Reuse the kept value's memory when the new value fills most
+		// of it: the Cache hands out only copies, so nothing else refers
+		// to it.
 		v := clone
-		if old, ok := c.entries[k]; ok && cap(old.value) >= len(w.value) {
+		if old, ok := c.entries[k]; ok && cap(old.value) >= len(w.value) && cap(old.value) <= 2*len(w.value)+16 {
 			v = func(src []byte) []byte { return append(old.value[:0], src...) }
 		}
 		c.put(k, v(w.value), true)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -189,4 +190,48 @@ func TestGroupSyncDelay(t *testing.T) {
 	off.commits.Store(5)
 	off.onSync()
 	assert.Zero(t, off.minSyncInterval())
+}
+
+// TestCacheCountsRetainedMemory overwrites large values with one-byte
+// ones: the memory the cache keeps must stay within MaxBytes, whatever
+// arrays it reuses.
+func TestCacheCountsRetainedMemory(t *testing.T) {
+	db, _ := openTest(t, nil)
+	id := ObjectID{9}
+	cache := &Cache{MaxBytes: 64 << 10}
+	big := bytes.Repeat([]byte("x"), cache.MaxBytes/4-cacheEntryOverhead-16)
+	const keys = 200
+	for i := range keys {
+		k := fmt.Sprintf("k%04d", i)
+		tx := db.BeginCached(1, id, cache)
+		require.NoError(t, tx.Put(k, big))
+		commit(t, tx)
+		tx = db.BeginCached(1, id, cache)
+		require.NoError(t, tx.Put(k, []byte("1")))
+		commit(t, tx)
+	}
+
+	retained := 0
+	for k, e := range cache.entries {
+		retained += len(k) + cap(e.value) + cacheEntryOverhead
+	}
+	assert.Equal(t, keys, cache.Len(), "every small value fits")
+	assert.LessOrEqual(t, retained, cache.MaxBytes)
+	assert.Equal(t, cache.size, retained, "the cache's own count")
+}
+
+// TestCacheKeepsAbsentKeys checks that a key found missing is kept as
+// missing, so that reading it again skips Pebble.
+func TestCacheKeepsAbsentKeys(t *testing.T) {
+	db, _ := openTest(t, nil)
+	id := ObjectID{3}
+	cache := &Cache{MaxBytes: 1 << 10}
+	tx := db.BeginCached(1, id, cache)
+	_, ok, err := tx.Get("missing")
+	require.NoError(t, err)
+	require.False(t, ok)
+	tx.Discard()
+	e, kept := cache.get("missing")
+	require.True(t, kept)
+	assert.False(t, e.found)
 }

@@ -294,11 +294,13 @@ func (db *DB) applyNoSyncWait(b *pebble.Batch) (err error) {
 		}
 		err = db.fail(fmt.Errorf("storage: commit: pebble panicked: %w", cause))
 	}()
+	// Counted before the log write, so that a sync that begins right
+	// after the write counts this commit.
+	db.commits.Add(1)
 	if err := db.pdb.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		b.Close()
 		return db.fail(fmt.Errorf("storage: commit: %w", err))
 	}
-	db.commits.Add(1)
 	return nil
 }
 

@@ -246,8 +246,14 @@ func (t *Txn) viewLocked(key string) (v []byte, ok, fresh bool, err error) {
 	}
 	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.prefix...), key...)
 	v, ok, err = t.db.get(t.st.keyBuf)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, false, false, err
+	}
+	if !ok {
+		if t.cache != nil {
+			t.cache.put(key, nil, false)
+		}
+		return nil, false, false, nil
 	}
 	if t.cache != nil && t.cache.put(key, v, true) {
 		return v, true, false, nil // the cache owns v now
