@@ -269,6 +269,9 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 			return reply{}, ctx.Err()
 		}
 	}
+	// The turn's context is part of env and may outlive the call in the
+	// object's hands, so env lets go of the result.
+	env.result, env.val, env.rec = reply{}, nil, nil
 	if r.wait != nil {
 		if err := r.a.waitDurable(ctx, r.wait); err != nil {
 			if ctx.Err() != nil {
