@@ -103,6 +103,17 @@ func (a *activation) Receive(c protoactor.Context) {
 // hand-off to the actor goroutine and back, which costs an idle object's
 // callers more than a short turn does.
 func (a *activation) runInline(env *envelope) {
+	if a.handleInline(env) {
+		// An eviction began while the event was pending; the actor
+		// goroutine finishes it, since stopping needs its context.
+		a.ns.sys.root.Send(a.pid, evictRequest{})
+	}
+}
+
+// handleInline is the part of runInline that holds turnMu. It reports
+// whether an eviction is waiting for the actor goroutine to finish it.
+func (a *activation) handleInline(env *envelope) bool {
+	defer a.turnMu.Unlock()
 	a.deliver(env)
 	a.finished()
 	// A result released through the gate reaches the caller from the
@@ -114,13 +125,7 @@ func (a *activation) runInline(env *envelope) {
 		}
 	}
 	a.flush()
-	evict := a.evictPending && a.pending() == 0
-	a.turnMu.Unlock()
-	if evict {
-		// An eviction began while the event was pending; the actor
-		// goroutine finishes it, since stopping needs its context.
-		a.ns.sys.root.Send(a.pid, evictRequest{})
-	}
+	return a.evictPending && a.pending() == 0
 }
 
 // pendingHandle returns the object's last commit unless it is known to be
