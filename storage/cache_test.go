@@ -186,6 +186,15 @@ func TestGroupSyncDelay(t *testing.T) {
 	assert.Equal(t, DefaultGroupSyncDelay, interval())
 	assert.Zero(t, db.commits.Load(), "the count restarts at each sync")
 
+	// A lone writer that waits for each commit gets one commit per sync,
+	// so its syncs never wait.
+	lone, _ := openTest(t, nil)
+	for i := range 20 {
+		put(t, lone, 1, ObjectID{1}, "k", fmt.Sprint(i))
+		assert.Equal(t, int64(1), lone.group.Load(), "commit %d", i)
+		assert.Zero(t, lone.minSyncInterval(), "commit %d", i)
+	}
+
 	off, _ := openTest(t, &Options{GroupSyncDelay: -1})
 	off.commits.Store(5)
 	off.onSync()
@@ -231,7 +240,7 @@ func TestCacheKeepsAbsentKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok)
 	tx.Discard()
-	e, kept := cache.get("missing")
-	require.True(t, kept)
+	e, cached := cache.get("missing")
+	require.True(t, cached)
 	assert.False(t, e.found)
 }
