@@ -87,13 +87,16 @@ func (c *Cache) apply(l *layer) {
 			continue
 		}
 		// Reuse the kept value's memory when the new value fills most
-		// of it: the Cache hands out only copies, so nothing else refers
-		// to it.
-		v := clone
+		// of it. Nothing outside the Cache refers to that memory once the
+		// Txn that read it has unlocked: Get hands out copies, and typed
+		// reads decode under the lock.
+		var v []byte
 		if old, ok := c.entries[k]; ok && cap(old.value) >= len(w.value) && cap(old.value) <= 2*len(w.value)+16 {
-			v = func(src []byte) []byte { return append(old.value[:0], src...) }
+			v = append(old.value[:0], w.value...)
+		} else {
+			v = clone(w.value)
 		}
-		c.put(k, v(w.value), true)
+		c.put(k, v, true)
 	}
 }
 
