@@ -42,8 +42,8 @@ type Options struct {
 	AlarmBackoff time.Duration
 	// CacheBytes bounds each active object's cache of the values it read
 	// or wrote, which lets reads of committed values skip Pebble. It is
-	// dropped with the activation. The default is 64 KiB; a negative value
-	// turns the cache off.
+	// dropped with the activation. The default is 64 KiB, and a negative
+	// value turns the cache off.
 	CacheBytes int
 	// Storage configures the Pebble database. Its Logger defaults to Logger.
 	Storage *storage.Options
@@ -51,7 +51,7 @@ type Options struct {
 	// provider of go.opentelemetry.io/otel.
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives spans for calls, turns and commits. A call
-	// joins the trace in its context and records no span outside one; each
+	// joins the trace in its context and records no span outside one. Each
 	// alarm delivery starts a trace of its own. Nil means the global
 	// provider of go.opentelemetry.io/otel.
 	TracerProvider trace.TracerProvider

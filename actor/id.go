@@ -61,7 +61,7 @@ func (id ID) ObjectID() storage.ObjectID { return id.obj }
 type idMinter struct {
 	key []byte
 	ns  string
-	tag uint64 // the tag of every ID it mints; see newIDMinter
+	tag uint64 // the tag of every ID it mints, set by newIDMinter
 }
 
 // newIDMinter returns the minter of namespace ns under key.

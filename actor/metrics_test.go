@@ -62,7 +62,7 @@ func TestMetricsAndSpans(t *testing.T) {
 		TracerProvider: tp,
 	})
 	ns, runs := alarmProbes(t, sys, nil)
-	// Calls join the caller's trace; outside one they record no spans.
+	// Calls join the caller's trace, and outside one they record no spans.
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "test")
 	stub := ns.Get(ns.IDFromName("a"))
 	_, err := incr(ctx, stub)

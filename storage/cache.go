@@ -67,7 +67,7 @@ func (c *Cache) put(key string, value []byte, found bool) bool {
 		if c.size+n <= c.MaxBytes {
 			break
 		}
-		// Map iteration starts at a random entry.
+		// Go's map iteration starts at a random entry.
 		c.size -= c.cost(k, e.value)
 		delete(c.entries, k)
 	}
@@ -100,6 +100,8 @@ func (c *Cache) apply(l *layer) {
 	}
 }
 
+// clone returns a copy of v that is never nil, unlike bytes.Clone, so that
+// a stored empty value reads back as an empty slice.
 func clone(v []byte) []byte {
 	out := make([]byte, len(v))
 	copy(out, v)

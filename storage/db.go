@@ -66,10 +66,10 @@ type Options struct {
 	// GroupSyncDelay is how long a sync of the write-ahead log waits after
 	// the previous one ended, when that one covered more than one commit.
 	// Under concurrent load the commits that arrive meanwhile share the
-	// sync, which saves fsyncs and the processor time they take; a lone
-	// writer never waits. The default is DefaultGroupSyncDelay; a negative
-	// value turns the wait off. A WALMinSyncInterval set in Pebble
-	// replaces it.
+	// sync, so fewer fsyncs cover the same commits. A writer that waits
+	// for each commit alone gets one commit per sync and never waits. The
+	// default is DefaultGroupSyncDelay, and a negative value turns the wait
+	// off. A WALMinSyncInterval set in Pebble replaces it.
 	GroupSyncDelay time.Duration
 }
 
@@ -99,18 +99,19 @@ type DB struct {
 	// nsMu serialises the allocation of namespace numbers.
 	nsMu sync.Mutex
 
-	// commits counts the batches applied since the last log sync began;
-	// group holds that count as of the last sync.
+	// commits counts the batches applied since the last log sync began,
+	// and group is that count as of the last sync.
 	commits   atomic.Int64
 	group     atomic.Int64
 	syncDelay time.Duration // Options.GroupSyncDelay, defaults filled in
 }
 
-// onSync runs as each sync of the write-ahead log begins.
+// onSync records the commit count as each sync of the write-ahead log
+// begins.
 func (db *DB) onSync() { db.group.Store(db.commits.Swap(0)) }
 
-// minSyncInterval is Pebble's WALMinSyncInterval: the group sync delay
-// after a sync that covered more than one commit, else none.
+// minSyncInterval returns Pebble's WALMinSyncInterval: the group sync
+// delay after a sync that covered more than one commit, else zero.
 func (db *DB) minSyncInterval() time.Duration {
 	if db.group.Load() > 1 {
 		return db.syncDelay

@@ -177,9 +177,9 @@ func TestFaultWALError(t *testing.T) {
 // or absent.
 //
 // Only a few commits race the failing sync, all within Pebble's first
-// memtable: a commit that makes Pebble rotate its log after the failure,
-// before the DB has seen it, ends the process (see DB.applyNoSyncWait),
-// and under CPU load an unbounded stream of commits got there.
+// memtable. A commit that makes Pebble rotate its log after the failure,
+// before the DB has seen it, ends the process (see DB.applyNoSyncWait).
+// Under CPU load an unbounded stream of commits reached that point.
 func TestFaultCommitsAfterLogError(t *testing.T) {
 	dir := t.TempDir()
 	inj := &walFaults{kinds: syncOps}

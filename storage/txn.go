@@ -171,7 +171,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 
 // BeginCached is Begin with a Cache that serves the reads of committed
 // values and learns the Txn's writes when it commits. c must belong to the
-// object id and be used by no other Txn until this one ends; a failed
+// object id and be used by no other Txn until this one ends. A failed
 // commit clears it.
 func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
 	t := db.Begin(ns, id)
