@@ -138,7 +138,7 @@ func (sc *scheduler) fireDue() (time.Time, bool) {
 		}
 		sc.inflight[key] = struct{}{}
 		sc.wg.Add(1)
-		go sc.deliver(ns, ns.ids.withCheck(al.ID, ""), al.Time)
+		go sc.deliver(ns, ns.ids.alarmID(al), al.Time)
 	}
 	if len(alarms) == skip+scanBatch {
 		return now, true // more alarms than one scan reads

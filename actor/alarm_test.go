@@ -15,7 +15,8 @@ import (
 
 // alarmRun records one run of an alarm handler.
 type alarmRun struct {
-	id   string // the object's ID; alarms activate objects by ID, so names are lost
+	id   string // the object's ID
+	name string // the name of the object's ID, kept with its alarm
 	info actor.AlarmInfo
 	at   time.Time // the clock's time during the run
 }
@@ -25,7 +26,7 @@ type alarmRun struct {
 func alarmProbes(t *testing.T, sys *actortest.System, then func(ctx context.Context, p *probe, info actor.AlarmInfo) error) (*actor.Namespace[*probe], <-chan alarmRun) {
 	runs := make(chan alarmRun, 100)
 	env := &probeEnv{alarm: func(ctx context.Context, p *probe, info actor.AlarmInfo) error {
-		runs <- alarmRun{id: p.st.ID().String(), info: info, at: sys.Clock.Now()}
+		runs <- alarmRun{id: p.st.ID().String(), name: p.st.ID().Name(), info: info, at: sys.Clock.Now()}
 		if then != nil {
 			return then(ctx, p, info)
 		}
@@ -251,17 +252,30 @@ func TestAlarmSurvivesRestart(t *testing.T) {
 	ns, runs := alarmProbes(t, sys, nil)
 	setAlarm(t, ns.Get(ns.IDFromName("soon")), sys.Clock.Now().Add(time.Minute))
 	setAlarm(t, ns.Get(ns.IDFromName("later")), sys.Clock.Now().Add(time.Hour))
+	// An ID parsed from a string carries no name, so neither does its alarm.
+	parsed, err := ns.IDFromString(ns.IDFromName("parsed").String())
+	require.NoError(t, err)
+	setAlarm(t, ns.Get(parsed), sys.Clock.Now().Add(2*time.Hour))
 	sys = sys.Restart(t)
 	noRun(t, runs)
 
 	// Time passes while no namespace is registered: the alarm waits for
-	// its namespace and then fires without any request.
+	// its namespace and then fires without any request, in an object that
+	// knows the name it was addressed by.
 	sys.Clock.Advance(2 * time.Minute)
 	ns, runs = alarmProbes(t, sys, nil)
-	assert.Equal(t, ns.IDFromName("soon").String(), recv(t, runs).id)
+	r := recv(t, runs)
+	assert.Equal(t, ns.IDFromName("soon").String(), r.id)
+	assert.Equal(t, "soon", r.name)
 	noRun(t, runs)
 	sys.Clock.Advance(time.Hour)
-	assert.Equal(t, ns.IDFromName("later").String(), recv(t, runs).id)
+	r = recv(t, runs)
+	assert.Equal(t, ns.IDFromName("later").String(), r.id)
+	assert.Equal(t, "later", r.name)
+	sys.Clock.Advance(time.Hour)
+	r = recv(t, runs)
+	assert.Equal(t, parsed.String(), r.id)
+	assert.Equal(t, "", r.name)
 }
 
 func TestRunAlarm(t *testing.T) {

@@ -94,6 +94,17 @@ func (m idMinter) fromName(name string) ID {
 	return m.withCheck(obj, name)
 }
 
+// alarmID returns the ID of the object of al, named by the name stored
+// with the alarm when that name derives the object's ID.
+func (m idMinter) alarmID(al storage.Alarm) ID {
+	if al.Name != "" {
+		if id := m.fromName(al.Name); id.obj == al.ID {
+			return id
+		}
+	}
+	return m.withCheck(al.ID, "")
+}
+
 func (m idMinter) unique() ID {
 	var obj storage.ObjectID
 	copy(obj[:], randomBytes(storage.IDSize))

@@ -141,8 +141,10 @@ type State struct {
 }
 
 // ID returns the object's ID. Its Name is the one of the ID the first
-// event of the activation was sent to, so it is "" when that event was an
-// alarm or used an ID parsed from a string.
+// event of the activation was sent to. An alarm's delivery uses the name
+// of the activation that set the alarm, which is kept with it. The Name
+// is "" when the first event used an ID parsed from a string, or was an
+// alarm set by such an activation.
 func (s *State) ID() ID { return s.a.id }
 
 // Namespace returns the name of the object's namespace.
@@ -369,6 +371,9 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 		ts = new(turnState)
 	}
 	*ts = turnState{parent: ctx, txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
+	if a.id.name != "" {
+		ts.txn.SetName(a.id.name) // stored with an alarm the turn sets
+	}
 	ctx = ts
 	// Turn and commit spans are children of the call's span, so they are
 	// skipped when that span is not recorded: with the no-op provider, or

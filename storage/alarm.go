@@ -15,6 +15,9 @@ type Alarm struct {
 	Namespace uint32
 	ID        ObjectID
 	Time      time.Time
+	// Name is the name recorded with Txn.SetName by the turn that set the
+	// alarm, or by an earlier one; "" when none was recorded.
+	Name string
 }
 
 // Bounds of the alarm times that Unix nanoseconds in an int64 can hold.
@@ -36,21 +39,32 @@ func checkAlarmTime(t time.Time) error {
 
 // alarm reads the durable alarm time of one object.
 func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
+	t, _, ok, err := db.alarmRecord(ns, id)
+	return t, ok, err
+}
+
+// alarmRecord reads the durable alarm time of one object and the name
+// stored with it.
+//
+// The record is the time, 8 bytes, followed by the name; the index entry's
+// value is the name alone.
+func (db *DB) alarmRecord(ns uint32, id ObjectID) (at time.Time, name string, ok bool, err error) {
 	v, ok, err := db.get(alarmKey(ns, id))
 	if err != nil || !ok {
-		return time.Time{}, false, err
+		return time.Time{}, "", false, err
 	}
-	if len(v) != 8 {
-		return time.Time{}, false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
+	if len(v) < 8 {
+		return time.Time{}, "", false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
 	}
-	return decodeTime(binary.BigEndian.Uint64(v)), true, nil
+	return decodeTime(binary.BigEndian.Uint64(v)), string(v[8:]), true, nil
 }
 
 // writeAlarm adds to b the change of an object's alarm record and index
-// entry. The old index entry is found through the record, which no other
+// entry, storing name with a new alarm; an empty name keeps the stored
+// one. The old index entry is found through the record, which no other
 // writer of the object changes concurrently.
-func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite) error {
-	old, ok, err := db.alarm(ns, id)
+func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite, name string) error {
+	old, oldName, ok, err := db.alarmRecord(ns, id)
 	if err != nil {
 		return err
 	}
@@ -63,10 +77,14 @@ func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite
 		}
 		return nil
 	}
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], encodeTime(aw.t))
-	_ = b.Set(alarmKey(ns, id), buf[:], nil)
-	_ = b.Set(alarmIndexKey(aw.t, ns, id), nil, nil)
+	if name == "" {
+		name = oldName
+	}
+	rec := make([]byte, 8, 8+len(name))
+	binary.BigEndian.PutUint64(rec, encodeTime(aw.t))
+	rec = append(rec, name...)
+	_ = b.Set(alarmKey(ns, id), rec, nil)
+	_ = b.Set(alarmIndexKey(aw.t, ns, id), rec[8:], nil)
 	return nil
 }
 
@@ -96,6 +114,7 @@ func (db *DB) Alarms(until time.Time, limit int) ([]Alarm, error) {
 	var out []Alarm
 	for valid := it.First(); valid && (limit == 0 || len(out) < limit); valid = it.Next() {
 		if a, ok := decodeAlarmIndexKey(it.Key()); ok {
+			a.Name = string(it.Value())
 			out = append(out, a)
 		}
 	}
@@ -119,6 +138,7 @@ func (db *DB) NextAlarm() (Alarm, bool, error) {
 	defer it.Close()
 	for valid := it.First(); valid; valid = it.Next() {
 		if a, ok := decodeAlarmIndexKey(it.Key()); ok {
+			a.Name = string(it.Value())
 			return a, true, nil
 		}
 	}

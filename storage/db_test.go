@@ -90,6 +90,65 @@ func TestAlarmIndexOrder(t *testing.T) {
 	assert.Len(t, alarms, 5)
 }
 
+func TestAlarmName(t *testing.T) {
+	db, dir := openTest(t, nil)
+	base := time.Unix(1_700_000_000, 0)
+	set := func(id ObjectID, name string, at time.Time) {
+		t.Helper()
+		tx := db.Begin(1, id)
+		tx.SetName(name)
+		require.NoError(t, tx.SetAlarm(at))
+		commit(t, tx)
+	}
+	names := func() map[ObjectID]string {
+		t.Helper()
+		alarms, err := db.Alarms(base.Add(time.Hour), 0)
+		require.NoError(t, err)
+		out := map[ObjectID]string{}
+		for _, a := range alarms {
+			out[a.ID] = a.Name
+		}
+		return out
+	}
+
+	set(ObjectID{1}, "first", base)
+	set(ObjectID{2}, "", base.Add(time.Second))
+	assert.Equal(t, map[ObjectID]string{{1}: "first", {2}: ""}, names())
+	next, _, err := db.NextAlarm()
+	require.NoError(t, err)
+	assert.Equal(t, "first", next.Name)
+
+	// An alarm set without a name keeps the stored one; a new name
+	// replaces it.
+	set(ObjectID{1}, "", base.Add(2*time.Second))
+	set(ObjectID{2}, "second", base.Add(3*time.Second))
+	assert.Equal(t, map[ObjectID]string{{1}: "first", {2}: "second"}, names())
+
+	// A name alone is no write, and a deleted alarm forgets its name.
+	tx := db.Begin(1, ObjectID{3})
+	tx.SetName("third")
+	assert.True(t, tx.Empty())
+	commit(t, tx)
+	tx = db.Begin(1, ObjectID{1})
+	require.NoError(t, tx.DeleteAlarm())
+	commit(t, tx)
+	set(ObjectID{1}, "", base)
+	assert.Equal(t, map[ObjectID]string{{1}: "", {2}: "second"}, names())
+
+	// Names survive a restart, and the Txn still reads the time alone.
+	require.NoError(t, db.Close())
+	db, err = Open(dir, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	assert.Equal(t, map[ObjectID]string{{1}: "", {2}: "second"}, names())
+	tx = db.Begin(1, ObjectID{2})
+	defer tx.Discard()
+	at, ok, err := tx.GetAlarm()
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.True(t, at.Equal(base.Add(3*time.Second)), "alarm time %s", at)
+}
+
 func TestAlarmNanosecondsAndRange(t *testing.T) {
 	db, _ := openTest(t, nil)
 	at := time.Unix(1_700_000_000, 123456789)

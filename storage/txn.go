@@ -129,6 +129,7 @@ type Txn struct {
 	lay    *layer // st.layers[depth] while this Txn is usable
 	handle Handle // returned by Commit of a root Txn
 	cache  *Cache // nil when reads go to Pebble
+	name   string // see SetName
 }
 
 // Begin starts a write set for the object id of namespace ns.
@@ -178,6 +179,14 @@ func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
 	t.cache = c
 	return t
 }
+
+// SetName records the name the object's ID was derived from, if any. An
+// alarm that the Txn sets is stored with it, and Alarms and NextAlarm
+// return it, so that the alarm's delivery can address the object by the
+// same name. An alarm set without a name keeps the name stored with the
+// object's earlier alarm. SetName is not a write: a Txn with nothing else
+// commits nothing.
+func (t *Txn) SetName(name string) { t.name = name }
 
 // Namespace returns the namespace number the Txn writes to.
 func (t *Txn) Namespace() uint32 { return t.ns }
@@ -817,7 +826,7 @@ func (t *Txn) commitLocked() (*Handle, error) {
 		_ = b.Set(key, w.value, nil)
 	}
 	if base.alarm != nil {
-		if err := t.db.writeAlarm(b, t.ns, t.id, base.alarm); err != nil {
+		if err := t.db.writeAlarm(b, t.ns, t.id, base.alarm, t.name); err != nil {
 			b.Close()
 			return nil, err
 		}
