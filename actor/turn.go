@@ -144,7 +144,8 @@ type State struct {
 // event of the activation was sent to. An alarm's delivery uses the name
 // of the activation that set the alarm, which is kept with it. The Name
 // is "" when the first event used an ID parsed from a string, or was an
-// alarm set by such an activation.
+// alarm set by such an activation or under a name longer than
+// storage.MaxNameSize.
 func (s *State) ID() ID { return s.a.id }
 
 // Namespace returns the name of the object's namespace.

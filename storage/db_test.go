@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,8 +125,15 @@ func TestAlarmName(t *testing.T) {
 	set(ObjectID{2}, "second", base.Add(3*time.Second))
 	assert.Equal(t, map[ObjectID]string{{1}: "first", {2}: "second"}, names())
 
+	// A name over the limit is not stored.
+	set(ObjectID{4}, strings.Repeat("n", MaxNameSize+1), base.Add(4*time.Second))
+	assert.Equal(t, "", names()[ObjectID{4}])
+	tx := db.Begin(1, ObjectID{4})
+	require.NoError(t, tx.DeleteAlarm())
+	commit(t, tx)
+
 	// A name alone is no write, and a deleted alarm forgets its name.
-	tx := db.Begin(1, ObjectID{3})
+	tx = db.Begin(1, ObjectID{3})
 	tx.SetName("third")
 	assert.True(t, tx.Empty())
 	commit(t, tx)

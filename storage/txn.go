@@ -184,9 +184,19 @@ func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
 // alarm that the Txn sets is stored with it, and Alarms and NextAlarm
 // return it, so that the alarm's delivery can address the object by the
 // same name. An alarm set without a name keeps the name stored with the
-// object's earlier alarm. SetName is not a write: a Txn with nothing else
-// commits nothing.
-func (t *Txn) SetName(name string) { t.name = name }
+// object's earlier alarm. A name longer than MaxNameSize is not stored,
+// so its alarm has no name. SetName is not a write: a Txn with nothing
+// else commits nothing.
+func (t *Txn) SetName(name string) {
+	if len(name) > MaxNameSize {
+		name = ""
+	}
+	t.name = name
+}
+
+// MaxNameSize is the longest name, in bytes, that SetName stores with an
+// alarm.
+const MaxNameSize = 1024
 
 // Namespace returns the namespace number the Txn writes to.
 func (t *Txn) Namespace() uint32 { return t.ns }
