@@ -136,7 +136,49 @@ func TestHistoryExactlyOnce(t *testing.T) {
 		assert.Equal(t, []string{"ann"}, joinedNames(before))
 		require.NoError(t, b.conn.Close(websocket.StatusNormalClosure, "bye"))
 	}
-	assert.Equal(t, 120, storedMessages(t, s, "lobby"))
+	// The 101st message pruned the oldest, and 19 came after it.
+	assert.Equal(t, 119, storedMessages(t, s, "lobby"))
+}
+
+func TestPruneLongHistory(t *testing.T) {
+	s := startServer(t, "", appConfig{})
+	// A history from before pruning: 1,200 messages, more than one prune
+	// deletes.
+	stub := s.app.rooms.Get(s.app.rooms.IDFromName("old"))
+	_, err := actor.Call(context.Background(), stub, func(ctx context.Context, r *Room) (int, error) {
+		for start := 1; start <= 1200; start += 100 {
+			batch := map[string][]byte{}
+			for ts := start; ts < start+100; ts++ {
+				batch[messageKey(int64(ts))] = mustMarshal(chatMessage{Name: "old", Message: fmt.Sprint(ts), Timestamp: int64(ts)})
+			}
+			if err := r.state.Storage().PutMany(batch); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+	require.NoError(t, err)
+
+	a := s.dial("old", dialOptions{})
+	require.Len(t, messages(a.join("ann")), historySize)
+	a.say("new 0")
+	a.nextMessage()
+	// The first message of the activation deleted 8 times 128 of the 1,101
+	// messages older than the newest 100.
+	assert.Equal(t, 1201-8*128, storedMessages(t, s, "old"))
+	for i := 1; i <= historySize; i++ {
+		a.say(fmt.Sprintf("new %d", i))
+		a.nextMessage()
+	}
+	// The 100th message after it pruned the rest.
+	assert.Equal(t, historySize, storedMessages(t, s, "old"))
+
+	var want []string
+	for i := 1; i <= historySize; i++ {
+		want = append(want, fmt.Sprintf("new %d", i))
+	}
+	b := s.dial("old", dialOptions{})
+	assert.Equal(t, want, texts(messages(b.join("bob"))))
 }
 
 // storedMessages returns the number of messages room holds in storage.

@@ -32,7 +32,8 @@
 // finds its members through edgehttp.WebSockets and reloads its newest
 // timestamp in Init. Each message is stored under its timestamp and
 // broadcast in the same turn, and the runtime releases the broadcast only
-// once the message is on disk.
+// once the message is on disk. Every 100th message also deletes the
+// messages older than the newest 100.
 //
 // Rate limits come from the ratelimit example's limiter, one object per
 // client IP address, called from the room's turn before a message is

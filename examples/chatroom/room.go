@@ -38,8 +38,8 @@ type member struct {
 // member attachment each. The runtime runs one event of a room at a time,
 // so Room needs no lock.
 //
-// NOTE: as in the edge chat demo, a room keeps every message it stored,
-// although only the newest 100 are ever read.
+// Only the newest 100 messages are ever read, so every 100th message
+// deletes the older ones (see prune). A room then stores at most 199.
 type Room struct {
 	state   *actor.State
 	limiter *limiter.Limiter // nil when rate limiting is off
@@ -47,6 +47,9 @@ type Room struct {
 	// loads it from storage, so timestamps keep increasing across
 	// evictions and restarts even if the clock steps back.
 	lastTimestamp int64
+	// unpruned counts the messages stored since the last prune. Init sets
+	// it so that the first message of an activation prunes.
+	unpruned int
 }
 
 func newRoom(s *actor.State, lim *limiter.Limiter) *Room {
@@ -66,6 +69,42 @@ func (r *Room) Init(ctx context.Context) error {
 			return fmt.Errorf("chatroom: stored message key %q: %w", last[0].Key, err)
 		}
 		r.lastTimestamp = ts
+	}
+	r.unpruned = historySize - 1
+	return nil
+}
+
+// pruneBatches is the most DeleteMany calls one prune makes, so that a turn
+// stays short in a room with a long history. Later prunes delete the rest.
+const pruneBatches = 8
+
+// prune deletes every message older than the newest historySize, in the
+// turn that stores a message, so the deletion and the new message commit
+// together.
+func (r *Room) prune() error {
+	r.unpruned = 0
+	st := r.state.Storage()
+	newest, err := st.List(storage.ListOptions{Prefix: messagePrefix, Reverse: true, Limit: historySize})
+	if err != nil || len(newest) < historySize {
+		return err
+	}
+	oldestKept := newest[len(newest)-1].Key
+	perCall := r.state.System().Storage().Limits().MaxBatchKeys
+	for range pruneBatches {
+		old, err := st.List(storage.ListOptions{Prefix: messagePrefix, End: oldestKept, Limit: perCall})
+		if err != nil {
+			return err
+		}
+		if len(old) == 0 {
+			break
+		}
+		keys := make([]string, len(old))
+		for i, e := range old {
+			keys[i] = e.Key
+		}
+		if _, err := st.DeleteMany(keys); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -211,6 +250,12 @@ func (r *Room) post(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		return nil
 	}
 	r.lastTimestamp = ts
+	if r.unpruned++; r.unpruned >= historySize {
+		if err := r.prune(); err != nil {
+			// The message is stored, and the next prune tries again.
+			r.state.Logger().WarnContext(ctx, "chatroom: delete old messages failed", "err", err)
+		}
+	}
 	for _, o := range r.members(nil) {
 		r.send(ctx, o.ws, frame)
 	}
