@@ -51,6 +51,9 @@ type activation struct {
 	// lastUsed is the clock time, in Unix nanoseconds, of the activation
 	// or of the last event finished.
 	lastUsed atomic.Int64
+	// lateName is the name of the first named ID that reached an
+	// activation whose own ID has no name (see adoptName).
+	lateName atomic.Pointer[string]
 
 	// turnMu is held while an event or an eviction request is handled,
 	// on the actor goroutine or on a caller's goroutine (see runInline).
@@ -126,6 +129,29 @@ func (a *activation) handleInline(env *envelope) bool {
 	}
 	a.flush()
 	return a.evictPending && a.pending() == 0
+}
+
+// adoptName records the name of a named ID that an event was sent to, if
+// the activation began with an unnamed ID of the same object: an ID parsed
+// from a string, or an alarm stored without a name.
+func (a *activation) adoptName(id ID) {
+	if id.name == "" || a.id.name != "" || a.lateName.Load() != nil {
+		return
+	}
+	name := id.name
+	a.lateName.CompareAndSwap(nil, &name)
+}
+
+// name returns the name of the object's ID, or "" when no event has named
+// it.
+func (a *activation) name() string {
+	if a.id.name != "" {
+		return a.id.name
+	}
+	if p := a.lateName.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // pendingHandle returns the object's last commit unless it is known to be
@@ -245,6 +271,7 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 		if !ok {
 			return false, &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
+		a.adoptName(id)
 		// lastUsed is not set here: the sweeper skips objects with pending
 		// events, and finished sets it when this one ends.
 		if a.moveEpoch.Load() != s.lru.epoch.Load() {

@@ -261,7 +261,7 @@ func TestAlarmSurvivesRestart(t *testing.T) {
 
 	// Time passes while no namespace is registered: the alarm waits for
 	// its namespace and then fires without any request, in an object that
-	// knows the name it was addressed by.
+	// has the name it was addressed by.
 	sys.Clock.Advance(2 * time.Minute)
 	ns, runs = alarmProbes(t, sys, nil)
 	r := recv(t, runs)
@@ -276,6 +276,31 @@ func TestAlarmSurvivesRestart(t *testing.T) {
 	r = recv(t, runs)
 	assert.Equal(t, parsed.String(), r.id)
 	assert.Equal(t, "", r.name)
+}
+
+func TestAlarmNameReachesActiveObject(t *testing.T) {
+	sys := newSystem(t, nil)
+	ns, runs := alarmProbes(t, sys, nil)
+	named := ns.IDFromName("gina")
+	setAlarm(t, ns.Get(named), sys.Clock.Now().Add(10*time.Second))
+	actortest.Evict(t, ns, named)
+
+	// The object is active under an unnamed ID when its alarm fires, and
+	// takes the name stored with the alarm.
+	parsed, err := ns.IDFromString(named.String())
+	require.NoError(t, err)
+	_, err = get(context.Background(), ns.Get(parsed))
+	require.NoError(t, err)
+	sys.Clock.Advance(10 * time.Second)
+	r := recv(t, runs)
+	assert.Equal(t, named.String(), r.id)
+	assert.Equal(t, "gina", r.name)
+
+	// RunAlarm through an unnamed ID finds the stored name as well.
+	setAlarm(t, ns.Get(parsed), sys.Clock.Now().Add(time.Hour))
+	actortest.Evict(t, ns, named)
+	assert.True(t, actortest.RunAlarm(t, ns, parsed))
+	assert.Equal(t, "gina", recv(t, runs).name)
 }
 
 func TestRunAlarm(t *testing.T) {

@@ -63,7 +63,7 @@ var (
 	// ErrInvalidID matches every error IDFromString returns.
 	ErrInvalidID = errors.New("actor: invalid object ID")
 	// ErrIDLength is returned by IDFromString for a string that is not 64
-	// characters long. It matches ErrInvalidID.
+	// bytes long. It matches ErrInvalidID.
 	ErrIDLength = &idError{"must be 64 hexadecimal digits"}
 	// ErrIDNotHex is returned by IDFromString for a string with a character
 	// that is not a hexadecimal digit. It matches ErrInvalidID.
@@ -72,7 +72,7 @@ var (
 	// namespace or data directory, or corrupted, and by calls and fetches
 	// through a stub with an ID of another namespace. It matches
 	// ErrInvalidID.
-	ErrIDNamespace = &idError{"was not minted by this namespace"}
+	ErrIDNamespace = &idError{"was not minted by this namespace in this data directory"}
 	// ErrOverloaded matches every *OverloadedError.
 	ErrOverloaded = errors.New("actor: object overloaded")
 	// ErrCallCycle is returned by a call that would wait on an object that

@@ -113,7 +113,7 @@ func (m idMinter) unique() ID {
 
 func (m idMinter) parse(s string) (ID, error) {
 	if len(s) != 2*(storage.IDSize+checkSize) {
-		return ID{}, fmt.Errorf("%w; got %d characters", ErrIDLength, len(s))
+		return ID{}, fmt.Errorf("%w; got %d bytes", ErrIDLength, len(s))
 	}
 	var raw [storage.IDSize + checkSize]byte
 	if _, err := hex.Decode(raw[:], []byte(s)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/durable-go/durable/actor"
 	"github.com/stretchr/testify/assert"
@@ -138,16 +139,28 @@ func TestStoredIDs(t *testing.T) {
 	// A read-only object stores nothing.
 	_, err := get(ctx, ns.Get(ns.IDFromName("d")))
 	require.NoError(t, err)
+	// An alarm keeps its object's name.
+	err = ns.Invoke(ctx, ns.IDFromName("b"), func(ctx context.Context, _ any) error {
+		return actor.FromContext(ctx).Storage().SetAlarm(sys.Clock.Now().Add(time.Hour))
+	})
+	require.NoError(t, err)
 
 	ids, err := ns.StoredIDs(ctx)
 	require.NoError(t, err)
 	got := map[string]bool{}
+	names := map[string]string{}
 	for _, id := range ids {
 		got[id.String()] = true
+		names[id.String()] = id.Name()
 		_, err := ns.IDFromString(id.String())
 		assert.NoError(t, err, "stored ID does not parse")
 	}
 	assert.Equal(t, want, got)
+	assert.Equal(t, map[string]string{
+		ns.IDFromName("a").String(): "",
+		ns.IDFromName("b").String(): "b",
+		ns.IDFromName("c").String(): "",
+	}, names)
 }
 
 func TestRegisterErrors(t *testing.T) {

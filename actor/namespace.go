@@ -102,8 +102,10 @@ func (n *Namespace[T]) IDFromName(name string) ID { return n.core.ids.fromName(n
 func (n *Namespace[T]) NewUniqueID() ID { return n.core.ids.unique() }
 
 // IDFromString parses the 64-hex-digit form of an ID minted by this
-// namespace. Errors match ErrInvalidID and one of ErrIDLength, ErrIDNotHex
-// and ErrIDNamespace.
+// namespace, in either letter case. Errors match ErrInvalidID and one of
+// ErrIDLength, ErrIDNotHex and ErrIDNamespace. The ID has no name, so an
+// object reached through it has the name of an earlier or later named ID
+// of the same object, if any (see State.ID).
 func (n *Namespace[T]) IDFromString(s string) (ID, error) { return n.core.ids.parse(s) }
 
 // Get returns a stub for the object id without activating it. Calls
@@ -134,13 +136,28 @@ func (n *Namespace[T]) Evict(ctx context.Context, id ID) error {
 // RunAlarm runs the object's alarm handler now, as a turn, if the object
 // has an alarm set, even one that is not due yet. It reports whether an
 // alarm ran. The handler gets RetryCount 0. A handler error is returned
-// and leaves the alarm in place.
+// and leaves the alarm in place. As in a scheduled delivery, an unnamed id
+// takes the name stored with the alarm.
 func (n *Namespace[T]) RunAlarm(ctx context.Context, id ID) (bool, error) {
-	return n.core.runAlarm(ctx, id, 0, true)
+	return n.core.runAlarm(ctx, n.core.withAlarmName(id), 0, true)
+}
+
+// withAlarmName returns id with the name stored with its object's alarm
+// when id has no name, and id itself otherwise or when no name is stored.
+func (n *nsCore) withAlarmName(id ID) ID {
+	if id.name != "" || id.tag != n.ids.tag {
+		return id
+	}
+	al, ok, err := n.sys.db.Alarm(n.number, id.obj)
+	if err != nil || !ok {
+		return id // the call reports a storage error itself
+	}
+	return n.ids.alarmID(al)
 }
 
 // StoredIDs returns the IDs of the namespace's objects that hold stored
-// keys. Names of named IDs are not recovered.
+// keys. An ID has the name stored with its object's alarm, if any; the
+// names of other objects are not stored.
 func (n *Namespace[T]) StoredIDs(ctx context.Context) ([]ID, error) {
 	var out []ID
 	var after *storage.ObjectID
@@ -153,7 +170,7 @@ func (n *Namespace[T]) StoredIDs(ctx context.Context) ([]ID, error) {
 			return nil, err
 		}
 		for _, o := range objs {
-			out = append(out, n.core.ids.withCheck(o, ""))
+			out = append(out, n.core.withAlarmName(n.core.ids.withCheck(o, "")))
 		}
 		if len(objs) < 1024 {
 			return out, nil
@@ -175,9 +192,11 @@ func (s *Stub[T]) ID() ID { return s.id }
 
 // Fetch runs the object's ServeHTTP in one turn and returns the response,
 // released once the turn's writes are durable. The handler receives req with a
-// context that carries the values of ctx and ends when ctx ends. Errors:
-// ErrNotHandler, *OverloadedError, ErrCallCycle, ErrClosed, ctx.Err(), or a
-// storage commit error; a handler panic becomes a 500 response.
+// context that carries the values of ctx and ends when ctx ends. A handler
+// panic becomes a 500 response. Errors: ErrNotHandler, ErrNilRequest,
+// ErrInvalidID for the zero ID, ErrIDNamespace for an ID of another
+// namespace, *OverloadedError, ErrCallCycle, ErrClosed, ctx.Err(), or a
+// storage commit error.
 func (s *Stub[T]) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
 	return s.ns.fetch(ctx, s.id, req)
 }

@@ -140,13 +140,17 @@ type State struct {
 	a *activation
 }
 
-// ID returns the object's ID. Its Name is the one of the ID the first
-// event of the activation was sent to. An alarm's delivery uses the name
-// of the activation that set the alarm, which is kept with it. The Name
-// is "" when the first event used an ID parsed from a string, or was an
-// alarm set by such an activation or under a name longer than
-// storage.MaxNameSize.
-func (s *State) ID() ID { return s.a.id }
+// ID returns the object's ID. Its Name is the name of the first named ID
+// that an event of the activation was sent to, so it is "" until such an
+// event arrives when the activation began with an ID parsed from a
+// string. An alarm is stored with the name the object had when it set the
+// alarm, or else with the name of its earlier alarm, and its delivery uses
+// that name. A name longer than storage.MaxNameSize is not stored.
+func (s *State) ID() ID {
+	id := s.a.id
+	id.name = s.a.name()
+	return id
+}
 
 // Namespace returns the name of the object's namespace.
 func (s *State) Namespace() string { return s.a.ns.name }
@@ -156,7 +160,11 @@ func (s *State) System() *System { return s.a.ns.sys }
 
 // Logger returns a logger with the object's namespace and ID attached.
 func (s *State) Logger() *slog.Logger {
-	return s.a.ns.sys.logger.With("namespace", s.a.ns.name, "object", s.a.id.String())
+	l := s.a.ns.sys.logger.With("namespace", s.a.ns.name, "object", s.a.id.String())
+	if name := s.a.name(); name != "" {
+		l = l.With("name", name)
+	}
+	return l
 }
 
 // doneTxn is returned by Storage outside a turn; every method of it returns
@@ -372,8 +380,8 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 		ts = new(turnState)
 	}
 	*ts = turnState{parent: ctx, txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
-	if a.id.name != "" {
-		ts.txn.SetName(a.id.name) // stored with an alarm the turn sets
+	if name := a.name(); name != "" {
+		ts.txn.SetName(name) // stored with an alarm the turn sets
 	}
 	ctx = ts
 	// Turn and commit spans are children of the call's span, so they are
@@ -447,7 +455,7 @@ func (a *activation) protect(ctx context.Context, body turnBody) (err error) {
 		if v := recover(); v != nil {
 			pe := &PanicError{Value: v, Stack: debug.Stack()}
 			a.ns.sys.logger.Error("object panicked; object reset", "namespace", a.ns.name,
-				"object", a.id.String(), "panic", panicString(v), "stack", string(pe.Stack))
+				"object", a.id.String(), "name", a.name(), "panic", panicString(v), "stack", string(pe.Stack))
 			err = pe
 		}
 	}()

@@ -471,6 +471,23 @@ func TestStateAccessors(t *testing.T) {
 		return 0, nil
 	})
 	require.NoError(t, err)
+
+	// An object activated through an ID parsed from a string has no name
+	// until a named ID reaches it.
+	other := ns.IDFromName("later")
+	parsed, err := ns.IDFromString(other.String())
+	require.NoError(t, err)
+	name := func(id actor.ID) string {
+		t.Helper()
+		n, err := actor.Call(context.Background(), ns.Get(id), func(ctx context.Context, p *probe) (string, error) {
+			return p.st.ID().Name(), nil
+		})
+		require.NoError(t, err)
+		return n
+	}
+	assert.Equal(t, "", name(parsed))
+	assert.Equal(t, "later", name(other))
+	assert.Equal(t, "later", name(parsed), "the name stays with the activation")
 }
 
 func TestClosedSystemRejectsEvents(t *testing.T) {

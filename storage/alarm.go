@@ -37,6 +37,17 @@ func checkAlarmTime(t time.Time) error {
 	return nil
 }
 
+// Alarm returns the durable alarm of the object id of namespace ns, with
+// the name stored with it, or false when none is set. It does not see the
+// writes of a Txn that has not committed.
+func (db *DB) Alarm(ns uint32, id ObjectID) (Alarm, bool, error) {
+	at, name, ok, err := db.alarmRecord(ns, id)
+	if err != nil || !ok {
+		return Alarm{}, false, err
+	}
+	return Alarm{Namespace: ns, ID: id, Time: at, Name: name}, true, nil
+}
+
 // alarm reads the durable alarm time of one object.
 func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
 	t, _, ok, err := db.alarmRecord(ns, id)
