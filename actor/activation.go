@@ -283,7 +283,7 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 		// object is idle. Callers that can give up wait on the actor
 		// goroutine instead, so that they return promptly even while the
 		// object's code ignores the cancellation.
-		if n == 1 && env.ctx.Done() == nil && a.turnMu.TryLock() {
+		if n == 1 && env.ts.parent.Done() == nil && a.turnMu.TryLock() {
 			a.runInline(env)
 			return true, nil
 		}

@@ -16,7 +16,7 @@ func (a *activation) serveHTTP(env *envelope) {
 		return
 	}
 	env.rec = &responseRecorder{header: make(http.Header)}
-	res := a.runTurn(env.ctx, env.chain, "actor.turn", env, &env.ts)
+	res := a.runTurn(env.ts.parent, env.ts.waiting, "actor.turn", env, &env.ts)
 	a.releaseReply(res, env)
 }
 

@@ -21,23 +21,20 @@ type callFunc func(ctx context.Context, obj any) (any, error)
 
 // envelope is one event on its way to an activation.
 type envelope struct {
-	ctx context.Context
-	// chain lists the objects waiting further up the call chain, the
-	// calling object last.
-	chain []objKey
-	fn    callFunc      // set for calls and alarms
-	req   *http.Request // set for fetches
+	fn  callFunc      // set for calls and alarms
+	req *http.Request // set for fetches
 	// reply receives the result, except for an event run on its caller's
 	// goroutine whose result is released at once: that one is stored in
 	// result, and reply stays nil (see runInline).
-	reply  chan reply
+	reply chan reply
+	// result.val is also where the call's turn puts its value.
 	result reply
-	// ts is the state of the event's turn, kept here to save allocating it.
-	ts turnState
-
-	// Set by the event's turn.
-	val any               // the call's value
-	rec *responseRecorder // the fetch's response
+	// ts is the state of the event's turn, kept here to save allocating
+	// it. Before the turn, ts.parent is the event's context and ts.waiting
+	// lists the objects waiting further up the call chain, the calling
+	// object last.
+	ts  turnState
+	rec *responseRecorder // the fetch's response, set by its turn
 }
 
 // run is the body of the event's turn: the call's function, or the
@@ -48,14 +45,14 @@ func (e *envelope) run(ctx context.Context, a *activation) error {
 		return nil
 	}
 	var err error
-	e.val, err = e.fn(ctx, a.obj)
+	e.result.val, err = e.fn(ctx, a.obj)
 	return err
 }
 
 // build returns the reply to the event, given the error of its turn.
 func (e *envelope) build(err error) reply {
 	if e.req == nil {
-		return reply{val: e.val, err: err}
+		return reply{val: e.result.val, err: err}
 	}
 	if err != nil {
 		return failedReply(e, err)
@@ -253,7 +250,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		if err := tv.a.waitDurable(ctx, tv.a.pendingHandle()); err != nil {
 			return reply{}, err
 		}
-		env.chain = append(slices.Clip(tv.waiting), tv.a.key)
+		env.ts.waiting = append(slices.Clip(tv.waiting), tv.a.key)
 	}
 	// A call joins the trace of its caller and records nothing outside
 	// one, so untraced callers pay nothing for spans. While span is the
@@ -263,7 +260,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		ctx, span = n.sys.tracer.Start(ctx, spanName, n.spanOpts...)
 		defer span.End()
 	}
-	env.ctx = ctx
+	env.ts.parent = ctx
 	inline, err := n.sys.send(ctx, n, id, env)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -282,7 +279,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 	}
 	// The turn's context is part of env and may outlive the call in the
 	// object's hands, so env lets go of the result.
-	env.result, env.val, env.rec = reply{}, nil, nil
+	env.result, env.rec = reply{}, nil
 	if r.wait != nil {
 		if err := r.a.waitDurable(ctx, r.wait); err != nil {
 			if ctx.Err() != nil {
@@ -310,7 +307,7 @@ const (
 
 // deliver runs one event on the actor goroutine.
 func (a *activation) deliver(env *envelope) {
-	if err := env.ctx.Err(); err != nil {
+	if err := env.ts.parent.Err(); err != nil {
 		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
 		a.stage(nil, func(error) { env.complete(reply{err: err}) })
 		return
@@ -319,7 +316,7 @@ func (a *activation) deliver(env *envelope) {
 		a.reset()
 	}
 	if !a.constructed {
-		if err := a.construct(env.ctx, env.chain); err != nil {
+		if err := a.construct(env.ts.parent, env.ts.waiting); err != nil {
 			a.stage(nil, func(error) { env.complete(failedReply(env, err)) })
 			return
 		}
@@ -328,7 +325,7 @@ func (a *activation) deliver(env *envelope) {
 		a.serveHTTP(env)
 		return
 	}
-	res := a.runTurn(env.ctx, env.chain, "actor.turn", env, &env.ts)
+	res := a.runTurn(env.ts.parent, env.ts.waiting, "actor.turn", env, &env.ts)
 	a.releaseReply(res, env)
 }
 

@@ -71,8 +71,11 @@ type txnState struct {
 
 	root       layer
 	rootLayers [1]*layer
-	prefixBuf  [objectPrefix]byte
-	upperBuf   [objectPrefix]byte
+	prefixBuf  [objectPrefix]byte // the object's key prefix
+	upperBuf   [objectPrefix]byte // the successor of the prefix, upperLen bytes
+	upperLen   int
+	cache      *Cache      // nil when reads go to Pebble
+	name       string      // see Txn.SetName
 	smallBuf   [2]keyWrite // the first writes of the root layer
 	keyArr     [64]byte    // the first key buffer
 }
@@ -90,6 +93,8 @@ func (st *txnState) release() {
 	clear(st.smallBuf[:]) // drop references to values
 	st.root = layer{}
 	st.layers = nil
+	st.cache = nil
+	st.name = ""
 	if cap(st.keyBuf) > 4096 {
 		st.keyBuf = nil
 	}
@@ -109,6 +114,12 @@ func (st *txnState) keep(v []byte) []byte {
 	return st.values[start:len(st.values):len(st.values)]
 }
 
+// prefix returns the prefix of every data key of the Txn's object.
+func (st *txnState) prefix() []byte { return st.prefixBuf[:objectPrefix:objectPrefix] }
+
+// upper returns the smallest key after every data key of the Txn's object.
+func (st *txnState) upper() []byte { return st.upperBuf[:st.upperLen:st.upperLen] }
+
 // putState returns a released st to txnPool.
 func putState(st *txnState) { txnPool.Put(st) }
 
@@ -118,22 +129,23 @@ func putState(st *txnState) { txnPool.Put(st) }
 // atomic batch. A Txn is safe for concurrent use, but a turn normally uses
 // it from one goroutine.
 type Txn struct {
-	db     *DB
-	ns     uint32
-	id     ObjectID
-	prefix []byte // objectKeyPrefix(ns, id), in st while gen matches
-	upper  []byte // successor(prefix), in st while gen matches
+	db *DB
+	ns uint32
+	id ObjectID
+	// st holds what the Txn shares with its nested transactions. It is
+	// pooled, and belongs to this Txn while gen matches.
 	st     *txnState
 	gen    uint64 // st.gen of the use that this Txn belongs to
 	depth  int    // index of this Txn's layer in st.layers
 	lay    *layer // st.layers[depth] while this Txn is usable
 	handle Handle // returned by Commit of a root Txn
-	cache  *Cache // nil when reads go to Pebble
-	name   string // see SetName
 }
 
 // Begin starts a write set for the object id of namespace ns.
-func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
+func (db *DB) Begin(ns uint32, id ObjectID) *Txn { return db.begin(ns, id, nil) }
+
+// begin is Begin with the Cache of BeginCached.
+func (db *DB) begin(ns uint32, id ObjectID, c *Cache) *Txn {
 	st := txnPool.Get().(*txnState)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -147,10 +159,11 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 	for i := len(upper) - 1; ; i-- {
 		if upper[i] != 0xff {
 			upper[i]++
-			upper = upper[: i+1 : i+1]
+			st.upperLen = i + 1
 			break
 		}
 	}
+	st.cache = c
 
 	st.root = layer{writes: writeSet{small: st.smallBuf[:0]}}
 	if st.keyBuf == nil {
@@ -158,16 +171,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 	}
 	st.rootLayers[0] = &st.root
 	st.layers = st.rootLayers[:]
-	return &Txn{
-		db:     db,
-		ns:     ns,
-		id:     id,
-		prefix: prefix[:objectPrefix:objectPrefix],
-		upper:  upper,
-		st:     st,
-		gen:    st.gen,
-		lay:    &st.root,
-	}
+	return &Txn{db: db, ns: ns, id: id, st: st, gen: st.gen, lay: &st.root}
 }
 
 // BeginCached is Begin with a Cache that serves the reads of committed
@@ -175,9 +179,7 @@ func (db *DB) Begin(ns uint32, id ObjectID) *Txn {
 // object id and be used by no other Txn until this one ends. A failed
 // commit clears it.
 func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
-	t := db.Begin(ns, id)
-	t.cache = c
-	return t
+	return db.begin(ns, id, c)
 }
 
 // SetName records the name the object's ID was derived from, if any. An
@@ -191,7 +193,11 @@ func (t *Txn) SetName(name string) {
 	if len(name) > MaxNameSize {
 		name = ""
 	}
-	t.name = name
+	if t.lock() != nil {
+		return
+	}
+	t.st.name = name
+	t.st.mu.Unlock()
 }
 
 // MaxNameSize is the longest name, in bytes, that SetName stores with an
@@ -258,23 +264,23 @@ func (t *Txn) viewLocked(key string) (v []byte, ok, fresh bool, err error) {
 			return nil, false, false, nil
 		}
 	}
-	if t.cache != nil {
-		if e, ok := t.cache.get(key); ok {
+	if t.st.cache != nil {
+		if e, ok := t.st.cache.get(key); ok {
 			return e.value, e.found, false, nil
 		}
 	}
-	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.prefix...), key...)
+	t.st.keyBuf = append(append(t.st.keyBuf[:0], t.st.prefix()...), key...)
 	v, ok, err = t.db.get(t.st.keyBuf)
 	if err != nil {
 		return nil, false, false, err
 	}
 	if !ok {
-		if t.cache != nil {
-			t.cache.put(key, nil, false)
+		if t.st.cache != nil {
+			t.st.cache.put(key, nil, false)
 		}
 		return nil, false, false, nil
 	}
-	if t.cache != nil && t.cache.put(key, v, true) {
+	if t.st.cache != nil && t.st.cache.put(key, v, true) {
 		return v, true, false, nil // the cache owns v now
 	}
 	return v, true, true, nil
@@ -536,15 +542,15 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 		defer t.db.leave()
 		// Both bounds live in the key buffer; Pebble keeps them until the
 		// iterator is closed, before List returns.
-		buf := append(t.st.keyBuf[:0], t.prefix...)
+		buf := append(t.st.keyBuf[:0], t.st.prefix()...)
 		buf = append(buf, lo...)
-		iopts := &pebble.IterOptions{LowerBound: buf, UpperBound: t.upper}
+		iopts := &pebble.IterOptions{LowerBound: buf, UpperBound: t.st.upper()}
 		if hi != nil {
-			buf = append(buf, t.prefix...)
+			buf = append(buf, t.st.prefix()...)
 			buf = append(buf, hi...)
-			iopts.UpperBound = buf[len(t.prefix)+len(lo):]
+			iopts.UpperBound = buf[len(t.st.prefix())+len(lo):]
 		}
-		iopts.LowerBound = buf[:len(t.prefix)+len(lo)]
+		iopts.LowerBound = buf[:len(t.st.prefix())+len(lo)]
 		t.st.keyBuf = buf
 		it, err = t.db.pdb.NewIter(iopts)
 		if err != nil {
@@ -552,7 +558,7 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 		}
 		defer it.Close()
 	}
-	return mergeList(it, t.prefix, pending, pkeys, opts)
+	return mergeList(it, t.st.prefix(), pending, pkeys, opts)
 }
 
 // mergeList merges the durable keys of it with the pending writes, in the
@@ -668,17 +674,7 @@ func (t *Txn) Transaction(fn func(tx *Txn) error) (err error) {
 		return err
 	}
 	t.st.layers = append(t.st.layers, &layer{})
-	child := &Txn{
-		db:     t.db,
-		ns:     t.ns,
-		id:     t.id,
-		prefix: t.prefix,
-		upper:  t.upper,
-		st:     t.st,
-		gen:    t.gen,
-		depth:  len(t.st.layers) - 1,
-		cache:  t.cache,
-	}
+	child := &Txn{db: t.db, ns: t.ns, id: t.id, st: t.st, gen: t.gen, depth: len(t.st.layers) - 1}
 	child.lay = t.st.layers[child.depth]
 	t.st.mu.Unlock()
 
@@ -800,11 +796,11 @@ func (t *Txn) Commit() (*Handle, error) {
 		return nil, err
 	}
 	h, err := t.commitLocked()
-	if t.cache != nil {
+	if t.st.cache != nil {
 		if err != nil {
-			t.cache.Clear()
+			t.st.cache.Clear()
 		} else {
-			t.cache.apply(st.layers[0])
+			t.st.cache.apply(st.layers[0])
 		}
 	}
 	st.release()
@@ -821,9 +817,9 @@ func (t *Txn) commitLocked() (*Handle, error) {
 	}
 	b := t.db.pdb.NewBatch()
 	if base.cleared {
-		_ = b.DeleteRange(t.prefix, t.upper, nil)
+		_ = b.DeleteRange(t.st.prefix(), t.st.upper(), nil)
 	}
-	key := append(t.st.keyBuf[:0], t.prefix...)
+	key := append(t.st.keyBuf[:0], t.st.prefix()...)
 	for k, w := range base.writes.all() {
 		// Pebble copies the key into the batch, so key is reused.
 		key = append(key[:objectPrefix], k...)
@@ -836,7 +832,7 @@ func (t *Txn) commitLocked() (*Handle, error) {
 		_ = b.Set(key, w.value, nil)
 	}
 	if base.alarm != nil {
-		if err := t.db.writeAlarm(b, t.ns, t.id, base.alarm, t.name); err != nil {
+		if err := t.db.writeAlarm(b, t.ns, t.id, base.alarm, t.st.name); err != nil {
 			b.Close()
 			return nil, err
 		}
