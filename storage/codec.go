@@ -40,35 +40,46 @@ func (JSON) Marshal(v any) ([]byte, error) {
 // Unmarshal decodes JSON data into v. As with Marshal, integers and plain
 // ASCII strings skip reflection, with the results of encoding/json.
 func (JSON) Unmarshal(data []byte, v any) error {
+	if unmarshalFast(data, v) {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+// unmarshalFast decodes data into v without reflection when v is a pointer
+// to an integer or a string and data is a plain integer or ASCII string,
+// and reports whether it did. It keeps neither v nor data, so a caller's
+// value can stay on its stack.
+func unmarshalFast(data []byte, v any) bool {
 	switch v := v.(type) {
 	case *int64:
 		if plainInt(data) {
 			if n, err := strconv.ParseInt(string(data), 10, 64); err == nil {
 				*v = n
-				return nil
+				return true
 			}
 		}
 	case *int:
 		if plainInt(data) {
 			if n, err := strconv.ParseInt(string(data), 10, strconv.IntSize); err == nil {
 				*v = int(n)
-				return nil
+				return true
 			}
 		}
 	case *uint64:
 		if plainInt(data) && data[0] != '-' {
 			if n, err := strconv.ParseUint(string(data), 10, 64); err == nil {
 				*v = n
-				return nil
+				return true
 			}
 		}
 	case *string:
 		if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' && plainString(string(data[1:len(data)-1])) {
 			*v = string(data[1 : len(data)-1])
-			return nil
+			return true
 		}
 	}
-	return json.Unmarshal(data, v)
+	return false
 }
 
 // plainInt reports whether data is a JSON integer without a sign other
@@ -110,11 +121,16 @@ func Get[V any](t *Txn, key string) (V, bool, error) {
 		return v, false, err
 	}
 	defer t.endView()
-	if err := t.db.codec.Unmarshal(raw, &v); err != nil {
-		var zero V
-		return zero, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
+	if _, ok := t.db.codec.(JSON); ok && unmarshalFast(raw, &v) {
+		return v, true, nil
 	}
-	return v, true, nil
+	// A value passed to the Codec interface escapes to the heap, so only
+	// this path allocates one.
+	var decoded V
+	if err := t.db.codec.Unmarshal(raw, &decoded); err != nil {
+		return v, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
+	}
+	return decoded, true, nil
 }
 
 // Put encodes v with the database's codec and writes it under key inside t.

@@ -65,3 +65,55 @@ func FuzzJSONCodec(f *testing.F) {
 		encodeBoth(t, in)
 	})
 }
+
+// countingCodec is JSON that counts its Unmarshal calls.
+type countingCodec struct {
+	JSON
+	unmarshals *int
+}
+
+func (c countingCodec) Unmarshal(data []byte, v any) error {
+	*c.unmarshals++
+	return c.JSON.Unmarshal(data, v)
+}
+
+func TestGetDecodesEveryType(t *testing.T) {
+	type point struct{ X, Y int }
+	check := func(t *testing.T, db *DB) {
+		tx := db.Begin(1, ObjectID{1})
+		defer tx.Discard()
+		require.NoError(t, Put(tx, "n", int64(-42)))
+		require.NoError(t, Put(tx, "s", "plain"))
+		require.NoError(t, Put(tx, "p", point{1, 2}))
+		require.NoError(t, tx.Put("bad", []byte("x")))
+
+		n, ok, err := Get[int64](tx, "n")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, int64(-42), n)
+		s, _, err := Get[string](tx, "s")
+		require.NoError(t, err)
+		assert.Equal(t, "plain", s)
+		p, _, err := Get[point](tx, "p")
+		require.NoError(t, err)
+		assert.Equal(t, point{1, 2}, p)
+		_, ok, err = Get[int64](tx, "missing")
+		require.NoError(t, err)
+		assert.False(t, ok)
+
+		n, ok, err = Get[int64](tx, "bad")
+		assert.ErrorContains(t, err, `decode "bad"`)
+		assert.False(t, ok)
+		assert.Zero(t, n)
+	}
+	t.Run("json", func(t *testing.T) {
+		db, _ := openTest(t, nil)
+		check(t, db)
+	})
+	t.Run("custom codec", func(t *testing.T) {
+		var calls int
+		db, _ := openTest(t, &Options{Codec: countingCodec{unmarshals: &calls}})
+		check(t, db)
+		assert.Equal(t, 4, calls, "every decode goes through the configured codec")
+	})
+}
