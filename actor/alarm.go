@@ -176,7 +176,7 @@ func (sc *scheduler) deliver(ns *nsCore, id ID, scheduled time.Time) {
 		if retry >= s.opts.AlarmRetries {
 			s.logger.Error("alarm failed after every retry; alarm deleted", "namespace", ns.name,
 				"object", id.String(), "scheduled", scheduled, "retries", retry, "error", err)
-			if _, err := ns.call(s.ctx, id, dropAlarm); err != nil && s.ctx.Err() == nil {
+			if _, err := ns.call(s.ctx, id, untypedCall(dropAlarm)); err != nil && s.ctx.Err() == nil {
 				s.logger.Error("failed to delete alarm after its last retry", "namespace", ns.name, "object", id.String(), "error", err)
 			}
 			return
@@ -212,7 +212,7 @@ func dropAlarm(ctx context.Context, _ any) (any, error) {
 // handler ran. After a successful run the alarm is deleted unless the
 // handler set or deleted it itself.
 func (n *nsCore) runAlarm(ctx context.Context, id ID, retry int, force bool) (bool, error) {
-	v, err := n.call(ctx, id, func(ctx context.Context, obj any) (any, error) {
+	v, err := n.call(ctx, id, untypedCall(func(ctx context.Context, obj any) (any, error) {
 		txn := FromContext(ctx).Storage()
 		at, ok, err := txn.GetAlarm()
 		if err != nil || !ok {
@@ -237,7 +237,7 @@ func (n *nsCore) runAlarm(ctx context.Context, id ID, retry int, force bool) (bo
 			}
 		}
 		return true, nil
-	})
+	}))
 	ran, _ := v.(bool)
 	return ran, err
 }

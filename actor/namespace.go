@@ -120,9 +120,9 @@ func (n *Namespace[T]) Fetch(ctx context.Context, id ID, req *http.Request) (*ht
 
 // Invoke runs fn on the object id in one turn; see Call.
 func (n *Namespace[T]) Invoke(ctx context.Context, id ID, fn func(ctx context.Context, obj any) error) error {
-	_, err := n.core.call(ctx, id, func(ctx context.Context, obj any) (any, error) {
+	_, err := n.core.call(ctx, id, untypedCall(func(ctx context.Context, obj any) (any, error) {
 		return nil, fn(ctx, obj)
-	})
+	}))
 	return err
 }
 
@@ -205,9 +205,7 @@ func (s *Stub[T]) Fetch(ctx context.Context, req *http.Request) (*http.Response,
 // turn's writes are durable. If fn returns an error or panics, the turn
 // commits nothing; a panic returns a *PanicError and resets the object.
 func Call[T, R any](ctx context.Context, s *Stub[T], fn func(ctx context.Context, obj T) (R, error)) (R, error) {
-	v, err := s.ns.call(ctx, s.id, func(ctx context.Context, obj any) (any, error) {
-		return fn(ctx, obj.(T))
-	})
+	v, err := s.ns.call(ctx, s.id, typedCall[T, R]{fn})
 	if err != nil {
 		var zero R
 		return zero, err

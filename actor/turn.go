@@ -16,8 +16,25 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// callFunc is the untyped form of a function run on an object in a turn.
-type callFunc func(ctx context.Context, obj any) (any, error)
+// callFunc is a function run on an object in a turn, in untyped form.
+type callFunc interface {
+	call(ctx context.Context, obj any) (any, error)
+}
+
+// untypedCall is a callFunc made of an untyped function.
+type untypedCall func(ctx context.Context, obj any) (any, error)
+
+func (f untypedCall) call(ctx context.Context, obj any) (any, error) { return f(ctx, obj) }
+
+// typedCall is the callFunc of Call. A struct of one func value goes into
+// an interface without an allocation, which a closure over fn would cost.
+type typedCall[T, R any] struct {
+	fn func(ctx context.Context, obj T) (R, error)
+}
+
+func (c typedCall[T, R]) call(ctx context.Context, obj any) (any, error) {
+	return c.fn(ctx, obj.(T))
+}
 
 // envelope is one event on its way to an activation.
 type envelope struct {
@@ -45,7 +62,7 @@ func (e *envelope) run(ctx context.Context, a *activation) error {
 		return nil
 	}
 	var err error
-	e.result.val, err = e.fn(ctx, a.obj)
+	e.result.val, err = e.fn.call(ctx, a.obj)
 	return err
 }
 
