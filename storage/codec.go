@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -21,20 +22,30 @@ type JSON struct{}
 // counters and names, skip encoding/json's reflection; the bytes are the
 // same.
 func (JSON) Marshal(v any) ([]byte, error) {
-	switch v := v.(type) {
-	case int64:
-		return strconv.AppendInt(nil, v, 10), nil
-	case int:
-		return strconv.AppendInt(nil, int64(v), 10), nil
-	case uint64:
-		return strconv.AppendUint(nil, v, 10), nil
-	case string:
-		if plainString(v) {
-			b := make([]byte, 0, len(v)+2)
-			return append(append(append(b, '"'), v...), '"'), nil
-		}
+	if b, ok := marshalFast(nil, v); ok {
+		return b, nil
 	}
 	return json.Marshal(v)
+}
+
+// marshalFast appends the JSON encoding of v to dst without reflection
+// when v is an integer or a plain ASCII string, and reports whether it
+// did. It keeps neither v nor dst.
+func marshalFast(dst []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.AppendInt(dst, v, 10), true
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case uint64:
+		return strconv.AppendUint(dst, v, 10), true
+	case string:
+		if plainString(v) {
+			dst = slices.Grow(dst, len(v)+2)
+			return append(append(append(dst, '"'), v...), '"'), true
+		}
+	}
+	return dst, false
 }
 
 // Unmarshal decodes JSON data into v. As with Marshal, integers and plain
@@ -135,6 +146,13 @@ func Get[V any](t *Txn, key string) (V, bool, error) {
 
 // Put encodes v with the database's codec and writes it under key inside t.
 func Put[V any](t *Txn, key string, v V) error {
+	if _, ok := t.db.codec.(JSON); ok {
+		// Put copies the value, so a short encoding can live on the stack.
+		var buf [40]byte
+		if raw, ok := marshalFast(buf[:0], v); ok {
+			return t.Put(key, raw)
+		}
+	}
 	raw, err := t.db.codec.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("storage: encode %q: %w", truncateKey(key), err)

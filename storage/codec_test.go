@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,10 +67,15 @@ func FuzzJSONCodec(f *testing.F) {
 	})
 }
 
-// countingCodec is JSON that counts its Unmarshal calls.
+// countingCodec is JSON that counts its calls.
 type countingCodec struct {
 	JSON
-	unmarshals *int
+	marshals, unmarshals *int
+}
+
+func (c countingCodec) Marshal(v any) ([]byte, error) {
+	*c.marshals++
+	return c.JSON.Marshal(v)
 }
 
 func (c countingCodec) Unmarshal(data []byte, v any) error {
@@ -77,13 +83,15 @@ func (c countingCodec) Unmarshal(data []byte, v any) error {
 	return c.JSON.Unmarshal(data, v)
 }
 
-func TestGetDecodesEveryType(t *testing.T) {
+func TestPutGetEveryType(t *testing.T) {
 	type point struct{ X, Y int }
 	check := func(t *testing.T, db *DB) {
 		tx := db.Begin(1, ObjectID{1})
 		defer tx.Discard()
 		require.NoError(t, Put(tx, "n", int64(-42)))
 		require.NoError(t, Put(tx, "s", "plain"))
+		long := strings.Repeat("long ", 20) // longer than the stack buffer
+		require.NoError(t, Put(tx, "long", long))
 		require.NoError(t, Put(tx, "p", point{1, 2}))
 		require.NoError(t, tx.Put("bad", []byte("x")))
 
@@ -94,6 +102,12 @@ func TestGetDecodesEveryType(t *testing.T) {
 		s, _, err := Get[string](tx, "s")
 		require.NoError(t, err)
 		assert.Equal(t, "plain", s)
+		s, _, err = Get[string](tx, "long")
+		require.NoError(t, err)
+		assert.Equal(t, long, s)
+		raw, _, err := tx.Get("s")
+		require.NoError(t, err)
+		assert.Equal(t, `"plain"`, string(raw))
 		p, _, err := Get[point](tx, "p")
 		require.NoError(t, err)
 		assert.Equal(t, point{1, 2}, p)
@@ -111,9 +125,10 @@ func TestGetDecodesEveryType(t *testing.T) {
 		check(t, db)
 	})
 	t.Run("custom codec", func(t *testing.T) {
-		var calls int
-		db, _ := openTest(t, &Options{Codec: countingCodec{unmarshals: &calls}})
+		var marshals, unmarshals int
+		db, _ := openTest(t, &Options{Codec: countingCodec{marshals: &marshals, unmarshals: &unmarshals}})
 		check(t, db)
-		assert.Equal(t, 4, calls, "every decode goes through the configured codec")
+		assert.Equal(t, 4, marshals, "every encode goes through the configured codec")
+		assert.Equal(t, 5, unmarshals, "every decode goes through the configured codec")
 	})
 }
