@@ -237,9 +237,10 @@ func (a *activation) finished() {
 // reports whether the event ran on the calling goroutine. It waits while
 // an earlier activation of the object is being evicted.
 //
-// An active object is reached under the table's read lock, and the write
-// lock is taken only to activate or to move the object to the front of
-// the LRU list, which a hot object, already at the front, skips.
+// An active object is reached under the table's read lock. The write
+// lock is taken here only to activate; finished takes it to move the
+// object to the front of the LRU list, which a hot object, already at the
+// front, skips.
 func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (inline bool, err error) {
 	key := objKey{ns.number, id.obj}
 	for {
@@ -272,13 +273,10 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 			return false, &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
 		a.adoptName(id)
-		// lastUsed is not set here: the sweeper skips objects with pending
-		// events, and finished sets it when this one ends.
-		if a.moveEpoch.Load() != s.lru.epoch.Load() {
-			s.mu.Lock()
-			s.lru.moveToFront(a)
-			s.mu.Unlock()
-		}
+		// Neither lastUsed nor the LRU list changes here: eviction skips
+		// objects with pending events, and finished moves this one to the
+		// front when its events end. So a call takes the table's write
+		// lock at most once.
 		// A caller whose context cannot end runs the event itself when the
 		// object is idle. Callers that can give up wait on the actor
 		// goroutine instead, so that they return promptly even while the
