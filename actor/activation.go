@@ -238,9 +238,9 @@ func (a *activation) finished() {
 // an earlier activation of the object is being evicted.
 //
 // An active object is reached under the table's read lock. The write
-// lock is taken here only to activate; finished takes it to move the
-// object to the front of the LRU list, which a hot object, already at the
-// front, skips.
+// lock is taken here only to activate. finished takes it to move the
+// object to the front of the LRU list, except for a hot object, which is
+// at the front already.
 func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (inline bool, err error) {
 	key := objKey{ns.number, id.obj}
 	for {
@@ -275,8 +275,8 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 		a.adoptName(id)
 		// Neither lastUsed nor the LRU list changes here: eviction skips
 		// objects with pending events, and finished moves this one to the
-		// front when its events end. So a call takes the table's write
-		// lock at most once.
+		// front when its events end. So a call to an active object takes
+		// the table's write lock at most once.
 		// A caller whose context cannot end runs the event itself when the
 		// object is idle. Callers that can give up wait on the actor
 		// goroutine instead, so that they return promptly even while the
