@@ -215,22 +215,26 @@ func (a *activation) stopAnyway() {
 	}
 }
 
-// finished records the end of one event.
+// finished records the end of one event. The activation moves to the
+// front of the LRU list before its event count drops, so that eviction,
+// which skips busy activations, never finds it idle at the tail.
 func (a *activation) finished() {
 	s := a.ns.sys
 	a.lastUsed.Store(s.clock.Now().UnixNano())
-	idle := a.ctrl.Add(-1)&^stopBit == 0
-	if idle && (a.moveEpoch.Load() != s.lru.epoch.Load() || s.opts.MaxActive > 0) {
-		s.mu.Lock()
-		if a.inLRU {
-			s.lru.moveToFront(a)
-		}
-		// Objects that were busy when the bound was passed can go now.
-		if s.opts.MaxActive > 0 && s.lru.len > s.opts.MaxActive {
-			s.evictOverflowLocked(nil)
-		}
-		s.mu.Unlock()
+	if a.moveEpoch.Load() == s.lru.epoch.Load() && s.opts.MaxActive <= 0 {
+		a.ctrl.Add(-1) // at the front already
+		return
 	}
+	s.mu.Lock()
+	if a.inLRU {
+		s.lru.moveToFront(a)
+	}
+	idle := a.ctrl.Add(-1)&^stopBit == 0
+	// Objects that were busy when the bound was passed can go now.
+	if idle && s.opts.MaxActive > 0 && s.lru.len > s.opts.MaxActive {
+		s.evictOverflowLocked(nil)
+	}
+	s.mu.Unlock()
 }
 
 // send delivers env to the object key of ns, activating it if needed, and

@@ -23,6 +23,9 @@ const checkSize = 16
 // HMAC-SHA256 over the namespace name and the object ID keyed with a secret
 // of the data directory. The check value lets IDFromString reject IDs
 // minted by another namespace or data directory, and corrupted ones.
+//
+// Compare IDs with Equal, and key maps by String: == also compares names,
+// and two IDs of one object can differ in theirs.
 type ID struct {
 	obj   storage.ObjectID
 	check [checkSize]byte

@@ -139,20 +139,27 @@ func (n *Namespace[T]) Evict(ctx context.Context, id ID) error {
 // and leaves the alarm in place. As in a scheduled delivery, an unnamed id
 // takes the name stored with the alarm.
 func (n *Namespace[T]) RunAlarm(ctx context.Context, id ID) (bool, error) {
-	return n.core.runAlarm(ctx, n.core.withAlarmName(id), 0, true)
+	id, err := n.core.withAlarmName(id)
+	if err != nil {
+		return false, err
+	}
+	return n.core.runAlarm(ctx, id, 0, true)
 }
 
 // withAlarmName returns id with the name stored with its object's alarm
 // when id has no name, and id itself otherwise or when no name is stored.
-func (n *nsCore) withAlarmName(id ID) ID {
+func (n *nsCore) withAlarmName(id ID) (ID, error) {
 	if id.name != "" || id.tag != n.ids.tag {
-		return id
+		return id, nil // a foreign ID fails in the call that uses it
 	}
 	al, ok, err := n.sys.db.Alarm(n.number, id.obj)
-	if err != nil || !ok {
-		return id // the call reports a storage error itself
+	if err != nil {
+		return ID{}, fmt.Errorf("actor: read the alarm of %s/%s: %w", n.name, id, err)
 	}
-	return n.ids.alarmID(al)
+	if !ok {
+		return id, nil
+	}
+	return n.ids.alarmID(al), nil
 }
 
 // StoredIDs returns the IDs of the namespace's objects that hold stored
@@ -170,7 +177,11 @@ func (n *Namespace[T]) StoredIDs(ctx context.Context) ([]ID, error) {
 			return nil, err
 		}
 		for _, o := range objs {
-			out = append(out, n.core.withAlarmName(n.core.ids.withCheck(o, "")))
+			id, err := n.core.withAlarmName(n.core.ids.withCheck(o, ""))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, id)
 		}
 		if len(objs) < 1024 {
 			return out, nil

@@ -160,6 +160,8 @@ type State struct {
 // string. An alarm is stored with the name the object had when it set the
 // alarm, or else with the name of its earlier alarm, and its delivery uses
 // that name. A name longer than storage.MaxNameSize is not stored.
+// Because the name can arrive during the activation, compare IDs with
+// ID.Equal, not ==.
 func (s *State) ID() ID {
 	id := s.a.id
 	id.name = s.a.name()

@@ -41,33 +41,37 @@ func checkAlarmTime(t time.Time) error {
 // the name stored with it, or false when none is set. It does not see the
 // writes of a Txn that has not committed.
 func (db *DB) Alarm(ns uint32, id ObjectID) (Alarm, bool, error) {
-	at, name, ok, err := db.alarmRecord(ns, id)
+	at, ok, err := db.alarm(ns, id)
 	if err != nil || !ok {
+		return Alarm{}, false, err
+	}
+	name, err := db.alarmName(at, ns, id)
+	if err != nil {
 		return Alarm{}, false, err
 	}
 	return Alarm{Namespace: ns, ID: id, Time: at, Name: name}, true, nil
 }
 
 // alarm reads the durable alarm time of one object.
-func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
-	t, _, ok, err := db.alarmRecord(ns, id)
-	return t, ok, err
-}
-
-// alarmRecord reads the durable alarm time of one object and the name
-// stored with it.
 //
-// The record is the time, 8 bytes, followed by the name; the index entry's
-// value is the name alone.
-func (db *DB) alarmRecord(ns uint32, id ObjectID) (at time.Time, name string, ok bool, err error) {
+// The alarm record holds the time alone, 8 bytes, as it did before alarms
+// had names, so that an earlier build can still open the database. The
+// name is the value of the index entry, whose value that build ignores.
+func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
 	v, ok, err := db.get(alarmKey(ns, id))
 	if err != nil || !ok {
-		return time.Time{}, "", false, err
+		return time.Time{}, false, err
 	}
-	if len(v) < 8 {
-		return time.Time{}, "", false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
+	if len(v) != 8 {
+		return time.Time{}, false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
 	}
-	return decodeTime(binary.BigEndian.Uint64(v)), string(v[8:]), true, nil
+	return decodeTime(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// alarmName reads the name stored with the alarm at of one object.
+func (db *DB) alarmName(at time.Time, ns uint32, id ObjectID) (string, error) {
+	v, _, err := db.get(alarmIndexKey(at, ns, id))
+	return string(v), err
 }
 
 // writeAlarm adds to b the change of an object's alarm record and index
@@ -75,9 +79,14 @@ func (db *DB) alarmRecord(ns uint32, id ObjectID) (at time.Time, name string, ok
 // one. The old index entry is found through the record, which no other
 // writer of the object changes concurrently.
 func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite, name string) error {
-	old, oldName, ok, err := db.alarmRecord(ns, id)
+	old, ok, err := db.alarm(ns, id)
 	if err != nil {
 		return err
+	}
+	if ok && !aw.deleted && name == "" {
+		if name, err = db.alarmName(old, ns, id); err != nil {
+			return err
+		}
 	}
 	if ok {
 		_ = b.Delete(alarmIndexKey(old, ns, id), nil)
@@ -88,14 +97,10 @@ func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite
 		}
 		return nil
 	}
-	if name == "" {
-		name = oldName
-	}
-	rec := make([]byte, 8, 8+len(name))
-	binary.BigEndian.PutUint64(rec, encodeTime(aw.t))
-	rec = append(rec, name...)
-	_ = b.Set(alarmKey(ns, id), rec, nil)
-	_ = b.Set(alarmIndexKey(aw.t, ns, id), rec[8:], nil)
+	var rec [8]byte
+	binary.BigEndian.PutUint64(rec[:], encodeTime(aw.t))
+	_ = b.Set(alarmKey(ns, id), rec[:], nil)
+	_ = b.Set(alarmIndexKey(aw.t, ns, id), []byte(name), nil)
 	return nil
 }
 

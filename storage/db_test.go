@@ -115,6 +115,15 @@ func TestAlarmName(t *testing.T) {
 	set(ObjectID{1}, "first", base)
 	set(ObjectID{2}, "", base.Add(time.Second))
 	assert.Equal(t, map[ObjectID]string{{1}: "first", {2}: ""}, names())
+	// The alarm record keeps the format of builds without names, which
+	// reject any other length.
+	rec, _, err := db.get(alarmKey(1, ObjectID{1}))
+	require.NoError(t, err)
+	assert.Len(t, rec, 8)
+	al, ok, err := db.Alarm(1, ObjectID{1})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, Alarm{Namespace: 1, ID: ObjectID{1}, Time: base, Name: "first"}, al)
 	next, _, err := db.NextAlarm()
 	require.NoError(t, err)
 	assert.Equal(t, "first", next.Name)

@@ -39,7 +39,8 @@ type member struct {
 // so Room needs no lock.
 //
 // Only the newest 100 messages are ever read, so every 100th message
-// deletes the older ones (see prune). A room then stores at most 199.
+// deletes the older ones (see prune). Once a long history from before
+// pruning is gone, a room stores at most 199.
 type Room struct {
 	state   *actor.State
 	limiter *limiter.Limiter // nil when rate limiting is off
