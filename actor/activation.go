@@ -280,7 +280,7 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 		// Neither lastUsed nor the LRU list changes here: eviction skips
 		// objects with pending events, and finished moves this one to the
 		// front when its events end. So a call to an active object takes
-		// the table's write lock at most once.
+		// the table's write lock only there.
 		// A caller whose context cannot end runs the event itself when the
 		// object is idle. Callers that can give up wait on the actor
 		// goroutine instead, so that they return promptly even while the

@@ -141,7 +141,7 @@ func TestAlarmName(t *testing.T) {
 	require.NoError(t, tx.DeleteAlarm())
 	commit(t, tx)
 
-	// A name alone is no write, and a deleted alarm forgets its name.
+	// A name alone is no write, and deleting an alarm drops its name.
 	tx = db.Begin(1, ObjectID{3})
 	tx.SetName("third")
 	assert.True(t, tx.Empty())
