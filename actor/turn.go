@@ -155,13 +155,12 @@ type State struct {
 }
 
 // ID returns the object's ID. Its Name is the name of the first named ID
-// that an event of the activation was sent to, so it is "" until such an
-// event arrives when the activation began with an ID parsed from a
-// string. An alarm is stored with the name the object had when it set the
-// alarm, or else with the name of its earlier alarm, and its delivery uses
-// that name. A name longer than storage.MaxNameSize is not stored.
-// Because the name can arrive during the activation, compare IDs with
-// ID.Equal, not ==.
+// that an event of the activation was sent to. An activation that began
+// with an ID parsed from a string has the name "" until then.
+//
+// An alarm keeps the name its object had when it set the alarm, and the
+// alarm's delivery uses it (see storage.Txn.SetName). Because the name can
+// arrive during the activation, compare IDs with ID.Equal, not ==.
 func (s *State) ID() ID {
 	id := s.a.id
 	id.name = s.a.name()

@@ -186,9 +186,9 @@ func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
 // alarm that the Txn sets is stored with it, and Alarms and NextAlarm
 // return it, so that the alarm's delivery can address the object by the
 // same name. An alarm set without a name keeps the name stored with the
-// object's earlier alarm. A name longer than MaxNameSize is not stored,
-// so its alarm has no name. SetName is not a write: a Txn with nothing
-// else commits nothing.
+// object's earlier alarm, and so does one set under a name longer than
+// MaxNameSize, which is not stored. SetName is not a write: a Txn with
+// nothing else commits nothing.
 func (t *Txn) SetName(name string) {
 	if len(name) > MaxNameSize {
 		name = ""
