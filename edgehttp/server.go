@@ -72,6 +72,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	listener net.Addr // guarded by mu
+	started  bool     // guarded by mu; set by the first Serve
 }
 
 // NewServer returns a Server that will listen on addr, in the form
@@ -213,11 +214,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		return s.metricsErr
 	}
-	select {
-	case <-s.ready:
+	s.mu.Lock()
+	started := s.started
+	s.started = true
+	s.mu.Unlock()
+	if started {
 		_ = ln.Close()
 		return errors.New("edgehttp: Server already started; create a new one")
-	default:
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -230,8 +233,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.listener = ln.Addr()
 	s.mu.Unlock()
-	close(s.ready)
+	// Log before Ready closes, so code that waits on Ready finds the line.
 	s.logger.Info("edgehttp: listening", "addr", ln.Addr().String())
+	close(s.ready)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -272,3 +272,27 @@ func TestServerStopsOnSIGTERM(t *testing.T) {
 	assert.Len(t, logs.find("edgehttp: shutting down"), 1)
 	assert.Len(t, logs.find("edgehttp: stopped"), 1)
 }
+
+func TestServerServesOnce(t *testing.T) {
+	srv := edgehttp.NewServer("127.0.0.1:0", http.NotFoundHandler(), &edgehttp.ServerOptions{
+		IgnoreSignals: true,
+		Logger:        testLogger(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Two Serve calls race; exactly one serves and the other refuses.
+	const n = 2
+	done := make(chan error, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		go func() { done <- srv.Serve(ctx, ln) }()
+	}
+	err := receive(t, done)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already started")
+	receive(t, srv.Ready())
+	cancel()
+	assert.NoError(t, receive(t, done))
+}
