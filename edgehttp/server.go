@@ -237,14 +237,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("edgehttp: listening", "addr", ln.Addr().String())
 	close(s.ready)
 
+	oln := &onceCloseListener{Listener: ln}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(oln) }()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("edgehttp: serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Close the listener before logging the shutdown, so no connection is
+	// accepted after that line. srv.Serve then returns an accept error,
+	// which is discarded.
+	_ = oln.Close()
 	return s.shutdown(srv)
+}
+
+// onceCloseListener closes its listener on the first Close only, so the
+// second Close, from http.Server.Shutdown, returns no error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { _ = l.Listener.Close() })
+	return nil
 }
 
 // shutdown stops accepting connections, waits for in-flight requests,
