@@ -72,7 +72,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	listener net.Addr // guarded by mu
-	started  bool     // guarded by mu; set by the first Serve
+	started  bool     // guarded by mu, and set by the first Serve
 }
 
 // NewServer returns a Server that will listen on addr, in the form
@@ -237,9 +237,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("edgehttp: listening", "addr", ln.Addr().String())
 	close(s.ready)
 
-	oln := &onceCloseListener{Listener: ln}
+	listener := &onceCloseListener{Listener: ln}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(oln) }()
+	go func() { serveErr <- srv.Serve(listener) }()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("edgehttp: serve: %w", err)
@@ -248,7 +248,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Close the listener before logging the shutdown, so no connection is
 	// accepted after that line. srv.Serve then returns an accept error,
 	// which is discarded.
-	_ = oln.Close()
+	_ = listener.Close()
 	return s.shutdown(srv)
 }
 

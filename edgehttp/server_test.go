@@ -281,7 +281,7 @@ func TestServerServesOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	// Two Serve calls race; exactly one serves and the other refuses.
+	// Two Serve calls race. One serves and the other returns an error.
 	const n = 2
 	done := make(chan error, n)
 	for range n {
