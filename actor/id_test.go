@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/actor"
+	"github.com/durable-go/durable/actor/actortest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,12 +48,19 @@ func TestIDStringRoundTrip(t *testing.T) {
 	assert.False(t, ns.NewUniqueID().Equal(ns.NewUniqueID()))
 }
 
-func TestIDFromStringErrors(t *testing.T) {
-	sys := newSystem(t, nil)
-	a := newProbes(t, sys.System, "A", &probeEnv{})
-	b := newProbes(t, sys.System, "B", &probeEnv{})
+// foreignNamespaces returns a System with namespaces A and B, and
+// namespace A of a second System on its own data directory.
+func foreignNamespaces(t *testing.T) (sys *actortest.System, a, b, otherA *actor.Namespace[*probe]) {
+	sys = newSystem(t, nil)
+	a = newProbes(t, sys.System, "A", &probeEnv{})
+	b = newProbes(t, sys.System, "B", &probeEnv{})
 	other := newSystem(t, nil)
-	a2 := newProbes(t, other.System, "A", &probeEnv{})
+	otherA = newProbes(t, other.System, "A", &probeEnv{})
+	return sys, a, b, otherA
+}
+
+func TestIDFromStringErrors(t *testing.T) {
+	_, a, b, a2 := foreignNamespaces(t)
 
 	good := a.IDFromName("x").String()
 	flipped := []byte(good)
@@ -94,11 +102,7 @@ func TestZeroIDRejected(t *testing.T) {
 }
 
 func TestForeignIDRejected(t *testing.T) {
-	sys := newSystem(t, nil)
-	a := newProbes(t, sys.System, "A", &probeEnv{})
-	b := newProbes(t, sys.System, "B", &probeEnv{})
-	other := newSystem(t, nil)
-	a2 := newProbes(t, other.System, "A", &probeEnv{})
+	sys, a, b, a2 := foreignNamespaces(t)
 	ctx := context.Background()
 
 	for name, id := range map[string]actor.ID{
