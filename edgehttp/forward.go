@@ -101,8 +101,8 @@ type ForwardOptions struct {
 	// MaxBodyBytes bounds the request body. Forward reads the whole body
 	// before the turn starts, so a slow upload never holds the object, and
 	// responds to a larger body with 413 Request Entity Too Large. The
-	// default is DefaultMaxBodyBytes. A negative value means no limit, and then the
-	// body streams into the turn unread.
+	// default is DefaultMaxBodyBytes. A negative value means no limit, and
+	// then the body streams into the turn unread.
 	MaxBodyBytes int64
 	// RetryAfter is the delay sent in the Retry-After header of a 503
 	// response for an overloaded object, rounded up to whole seconds. The

@@ -66,12 +66,18 @@ func (e *KeyError) Error() string {
 	case e.Err != nil:
 		return e.Err.Error()
 	case e.Reason != "":
-		return fmt.Sprintf("limiter: invalid key: %s; use text without control characters", e.Reason)
+		return fmt.Sprintf("limiter: invalid key: %s; use valid UTF-8 text without control characters", e.Reason)
 	case e.Size == 0:
 		return fmt.Sprintf("limiter: invalid key: empty; use 1 to %d bytes", MaxKeySize)
 	}
 	return fmt.Sprintf("limiter: invalid key: %d bytes long; use 1 to %d bytes", e.Size, MaxKeySize)
 }
+
+// Unwrap returns Err.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrInvalidKey.
+func (e *KeyError) Is(target error) bool { return target == ErrInvalidKey }
 
 // checkKey returns a *KeyError for a key that Allow rejects. Keys must be
 // text because responses echo them in JSON, which would replace invalid
@@ -87,12 +93,6 @@ func checkKey(key string) error {
 	}
 	return nil
 }
-
-// Unwrap returns Err.
-func (e *KeyError) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrInvalidKey.
-func (e *KeyError) Is(target error) bool { return target == ErrInvalidKey }
 
 // Decision is the outcome of one Allow call.
 type Decision struct {
