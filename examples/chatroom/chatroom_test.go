@@ -134,7 +134,11 @@ func TestHistoryExactlyOnce(t *testing.T) {
 		before := b.join("bob")
 		assert.Equal(t, want, texts(messages(before)))
 		assert.Equal(t, []string{"ann"}, joinedNames(before))
+		assert.Equal(t, "bob", *a.next().Joined)
 		require.NoError(t, b.conn.Close(websocket.StatusNormalClosure, "bye"))
+		// The quit frame comes from the close turn, after the room let
+		// go of the name, so the next "bob" cannot find it taken.
+		assert.Equal(t, "bob", *a.next().Quit)
 	}
 	// The 101st message pruned the oldest, and 19 came after it.
 	assert.Equal(t, 119, storedMessages(t, s, "lobby"))
