@@ -7,9 +7,8 @@ import (
 	"strconv"
 )
 
-// Codec encodes and decodes values for the typed helpers. Unmarshal must
-// not modify data or keep it after it returns, because data may be the
-// storage's own memory, and must not use the Txn the value is read from.
+// Codec encodes and decodes values for the typed helpers. Unmarshal gets
+// a copy of the stored value, which it may keep.
 type Codec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte, v any) error
@@ -127,18 +126,31 @@ func plainString(s string) bool {
 // returns the zero value and false for a missing key.
 func Get[V any](t *Txn, key string) (V, bool, error) {
 	var v V
+	if _, ok := t.db.codec.(JSON); !ok {
+		// Another codec may keep its input, so it decodes a copy.
+		raw, ok, err := t.Get(key)
+		if err != nil || !ok {
+			return v, false, err
+		}
+		if err := t.db.codec.Unmarshal(raw, &v); err != nil {
+			return v, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
+		}
+		return v, true, nil
+	}
+	// encoding/json copies what it keeps, so JSON decodes the stored
+	// value in place, under the Txn's lock.
 	raw, ok, err := t.beginView(key)
 	if err != nil || !ok {
 		return v, false, err
 	}
 	defer t.endView()
-	if _, ok := t.db.codec.(JSON); ok && unmarshalFast(raw, &v) {
+	if unmarshalFast(raw, &v) {
 		return v, true, nil
 	}
-	// A value passed to the Codec interface escapes to the heap, so only
-	// this path allocates one.
+	// A value passed to json.Unmarshal escapes to the heap, so only this
+	// path allocates one.
 	var decoded V
-	if err := t.db.codec.Unmarshal(raw, &decoded); err != nil {
+	if err := json.Unmarshal(raw, &decoded); err != nil {
 		return v, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
 	}
 	return decoded, true, nil
@@ -146,14 +158,19 @@ func Get[V any](t *Txn, key string) (V, bool, error) {
 
 // Put encodes v with the database's codec and writes it under key inside t.
 func Put[V any](t *Txn, key string, v V) error {
+	var raw []byte
+	var err error
 	if _, ok := t.db.codec.(JSON); ok {
 		// Put copies the value, so a short encoding can live on the stack.
 		var buf [40]byte
-		if raw, ok := marshalFast(buf[:0], v); ok {
+		var fast bool
+		if raw, fast = marshalFast(buf[:0], v); fast {
 			return t.Put(key, raw)
 		}
+		raw, err = json.Marshal(v)
+	} else {
+		raw, err = t.db.codec.Marshal(v)
 	}
-	raw, err := t.db.codec.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("storage: encode %q: %w", truncateKey(key), err)
 	}

@@ -132,3 +132,38 @@ func TestPutGetEveryType(t *testing.T) {
 		assert.Equal(t, 5, unmarshals, "every decode goes through the configured codec")
 	})
 }
+
+// keepingCodec stores raw bytes and keeps the last input of Unmarshal.
+type keepingCodec struct{ kept *[]byte }
+
+func (keepingCodec) Marshal(v any) ([]byte, error) { return []byte(v.(string)), nil }
+
+func (c keepingCodec) Unmarshal(data []byte, v any) error {
+	*c.kept = data
+	*v.(*string) = "decoded"
+	return nil
+}
+
+func TestCodecMayKeepInput(t *testing.T) {
+	var kept []byte
+	db, _ := openTest(t, &Options{Codec: keepingCodec{kept: &kept}})
+	id := ObjectID{1}
+	cache := &Cache{MaxBytes: 1 << 10}
+	for _, v := range []string{"aaaa", "bbbb", "cccc"} {
+		tx := db.BeginCached(1, id, cache)
+		_, _, err := Get[string](tx, "k")
+		require.NoError(t, err)
+		require.NoError(t, Put(tx, "k", v))
+		commit(t, tx)
+	}
+	// Each Get decoded a copy: the bytes kept from reading "bbbb" stay
+	// the same after "cccc" overwrote the value and the pooled Txn state
+	// was reused.
+	assert.Equal(t, "bbbb", string(kept))
+	tx := db.Begin(1, id)
+	defer tx.Discard()
+	_, ok, err := Get[string](tx, "k")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "cccc", string(kept))
+}
