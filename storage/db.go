@@ -164,6 +164,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	po.EventListener = &el
 
 	pdb, err := pebble.Open(dir, po)
+	if errors.Is(err, ErrLocked) {
+		return nil, err // names the directory already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}

@@ -35,6 +35,10 @@ var (
 	// years 1678 to 2262, which Unix nanoseconds in an int64 cannot hold.
 	ErrInvalidAlarm = errors.New("storage: invalid alarm time")
 
+	// ErrLocked is matched by the error of Open when another process, or
+	// another DB in this one, has the directory open.
+	ErrLocked = errors.New("storage: data directory locked")
+
 	// ErrInvalidName is returned by Namespace and Keyspace for an empty
 	// name or one longer than 255 bytes.
 	ErrInvalidName = errors.New("storage: invalid namespace name")

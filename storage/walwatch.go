@@ -1,8 +1,13 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -50,6 +55,31 @@ func (fs walWatchFS) ReuseForWrite(oldname, newname string, category vfs.DiskWri
 
 // Unwrap returns the file system below.
 func (fs walWatchFS) Unwrap() vfs.FS { return fs.FS }
+
+// Lock takes the lock file name as the wrapped file system does. When the
+// lock is held elsewhere it returns an error that matches ErrLocked, names
+// the directory and says what to do.
+func (w walWatchFS) Lock(name string) (io.Closer, error) {
+	c, err := w.FS.Lock(name)
+	if err == nil {
+		return c, nil
+	}
+	// fcntl(F_SETLK) fails with a bare EAGAIN or EACCES for a lock that
+	// another process holds. Creating the lock file fails with a
+	// *fs.PathError instead, for example EACCES on a read-only directory,
+	// which is no lock. Pebble v2.1.7 reports its own lock, held by a DB
+	// in this process, with an error of this text.
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	otherProcess := !errors.As(err, &pathErr) && errors.As(err, &errno) &&
+		(errno == syscall.EAGAIN || errno == syscall.EACCES)
+	thisProcess := strings.Contains(err.Error(), "lock held by current process")
+	if otherProcess || thisProcess {
+		return nil, fmt.Errorf("%w: %s is open in another process or DB (%v); stop that one or use another directory",
+			ErrLocked, filepath.Dir(name), err)
+	}
+	return nil, err
+}
 
 // walWatchFile reports the failed writes and syncs of one log file.
 type walWatchFile struct {
