@@ -202,6 +202,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("edgehttp: listen on %q: %w; stop the process that listens there or choose another address",
+				s.addr, err)
+		}
 		return fmt.Errorf("edgehttp: listen on %q: %w", s.addr, err)
 	}
 	return s.Serve(ctx, ln)

@@ -296,3 +296,18 @@ func TestServerServesOnce(t *testing.T) {
 	cancel()
 	assert.NoError(t, receive(t, done))
 }
+
+func TestServerAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+
+	srv := edgehttp.NewServer(ln.Addr().String(), http.NotFoundHandler(), &edgehttp.ServerOptions{
+		IgnoreSignals: true,
+		Logger:        testLogger(t),
+	})
+	err = srv.Run(context.Background())
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.Contains(t, err.Error(), ln.Addr().String())
+	assert.Contains(t, err.Error(), "choose another address")
+}

@@ -33,9 +33,9 @@ func validateName(name string) error {
 	case len(name) > maxNameBytes:
 		return fmt.Errorf("%w: the name is %d bytes long; use at most %d bytes", errInvalidName, len(name), maxNameBytes)
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: the name is not valid UTF-8", errInvalidName)
+		return fmt.Errorf("%w: the name is not valid UTF-8; percent-encode UTF-8 text in the path", errInvalidName)
 	case strings.ContainsFunc(name, unicode.IsControl):
-		return fmt.Errorf("%w: the name contains a control character", errInvalidName)
+		return fmt.Errorf("%w: the name contains a control character; use printable text", errInvalidName)
 	}
 	return nil
 }
