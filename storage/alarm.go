@@ -16,7 +16,7 @@ type Alarm struct {
 	ID        ObjectID
 	Time      time.Time
 	// Name is the name recorded with Txn.SetName by the turn that set the
-	// alarm, or by an earlier one; "" when none was recorded.
+	// alarm, or by an earlier one. It is "" when none was recorded.
 	Name string
 }
 
@@ -41,31 +41,49 @@ func checkAlarmTime(t time.Time) error {
 // the name stored with it, or false when none is set. It does not see the
 // writes of a Txn that has not committed.
 func (db *DB) Alarm(ns uint32, id ObjectID) (Alarm, bool, error) {
-	at, ok, err := db.alarm(ns, id)
+	if err := db.enter(); err != nil {
+		return Alarm{}, false, err
+	}
+	defer db.leave()
+	// Both reads see one snapshot, so a commit that moves the alarm in
+	// between cannot pair the old time with a missing name.
+	snap := db.pdb.NewSnapshot()
+	defer snap.Close()
+	v, ok, err := readKey(snap, alarmKey(ns, id))
 	if err != nil || !ok {
 		return Alarm{}, false, err
 	}
-	name, err := db.alarmName(at, ns, id)
+	at, err := decodeAlarmRecord(v)
 	if err != nil {
 		return Alarm{}, false, err
 	}
-	return Alarm{Namespace: ns, ID: id, Time: at, Name: name}, true, nil
+	name, _, err := readKey(snap, alarmIndexKey(at, ns, id))
+	if err != nil {
+		return Alarm{}, false, err
+	}
+	return Alarm{Namespace: ns, ID: id, Time: at, Name: string(name)}, true, nil
 }
 
 // alarm reads the durable alarm time of one object.
-//
-// The alarm record holds the time alone, 8 bytes, as it did before alarms
-// had names, so that an earlier build can still open the database. The
-// name is the value of the index entry, whose value that build ignores.
 func (db *DB) alarm(ns uint32, id ObjectID) (time.Time, bool, error) {
 	v, ok, err := db.get(alarmKey(ns, id))
 	if err != nil || !ok {
 		return time.Time{}, false, err
 	}
+	at, err := decodeAlarmRecord(v)
+	return at, err == nil, err
+}
+
+// decodeAlarmRecord returns the time in an object's alarm record.
+//
+// The record holds the time alone, 8 bytes, as it did before alarms had
+// names, so that an earlier build can still open the database. The name
+// is the value of the index entry, whose value that build ignores.
+func decodeAlarmRecord(v []byte) (time.Time, error) {
 	if len(v) != 8 {
-		return time.Time{}, false, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
+		return time.Time{}, fmt.Errorf("storage: corrupt alarm record of length %d", len(v))
 	}
-	return decodeTime(binary.BigEndian.Uint64(v)), true, nil
+	return decodeTime(binary.BigEndian.Uint64(v)), nil
 }
 
 // alarmName reads the name stored with the alarm at of one object.
@@ -75,7 +93,7 @@ func (db *DB) alarmName(at time.Time, ns uint32, id ObjectID) (string, error) {
 }
 
 // writeAlarm adds to b the change of an object's alarm record and index
-// entry, storing name with a new alarm; an empty name keeps the stored
+// entry, and stores name with a new alarm. An empty name keeps the stored
 // one. The old index entry is found through the record, which no other
 // writer of the object changes concurrently.
 func (db *DB) writeAlarm(b *pebble.Batch, ns uint32, id ObjectID, aw *alarmWrite, name string) error {

@@ -49,8 +49,10 @@ func (c *Cache) get(key string) (cacheEntry, bool) {
 	return e, ok
 }
 
-// put keeps value, which the Cache then owns, as the state of key, and
-// reports whether it did: a value over a quarter of MaxBytes is not kept.
+// put stores value, which the Cache then owns, as the state of key, and
+// reports whether it did. A value over a quarter of MaxBytes is not
+// stored, and any earlier entry of key is dropped, so the key reads from
+// Pebble again.
 func (c *Cache) put(key string, value []byte, found bool) bool {
 	if old, ok := c.entries[key]; ok {
 		c.size -= c.cost(key, old.value)
@@ -100,8 +102,8 @@ func (c *Cache) apply(l *layer) {
 	}
 }
 
-// clone returns a copy of v that is never nil, unlike bytes.Clone, so that
-// a stored empty value reads back as an empty slice.
+// clone returns a copy of v that is never nil, even for a nil v, unlike
+// bytes.Clone, so that a stored empty value reads back as an empty slice.
 func clone(v []byte) []byte {
 	out := make([]byte, len(v))
 	copy(out, v)

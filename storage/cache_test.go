@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestCacheMatchesStore(t *testing.T) {
 
 	for step := range 400 {
 		tx := db.BeginCached(1, id, cache)
-		view := maps(model)
+		view := maps.Clone(model)
 		check(step, tx, view)
 		for range 1 + rng.IntN(4) {
 			switch op := rng.IntN(10); {
@@ -55,7 +56,7 @@ func TestCacheMatchesStore(t *testing.T) {
 				delete(view, k)
 			case op < 9:
 				// A nested transaction that commits or rolls back.
-				inner := maps(view)
+				inner := maps.Clone(view)
 				keep := rng.IntN(2) == 0
 				err := tx.Transaction(func(tx *Txn) error {
 					k, v := key(), fmt.Sprint("n", step)
@@ -93,14 +94,6 @@ func TestCacheMatchesStore(t *testing.T) {
 		plain.Discard()
 	}
 	assert.Positive(t, cache.Len(), "the cache kept nothing")
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // TestCacheServesReads shows that a cached read does not reach Pebble: a
@@ -170,35 +163,6 @@ func TestCacheBounds(t *testing.T) {
 	e, ok := cache.get("small")
 	require.True(t, ok)
 	assert.Equal(t, "v", string(e.value))
-}
-
-// TestGroupSyncDelay checks when a log sync waits for more commits: only
-// after a sync that covered more than one commit, and never when turned
-// off.
-func TestGroupSyncDelay(t *testing.T) {
-	db, _ := openTest(t, nil)
-	interval := db.minSyncInterval
-	db.commits.Store(1)
-	db.onSync()
-	assert.Zero(t, interval(), "a lone writer's sync waited")
-	db.commits.Store(5)
-	db.onSync()
-	assert.Equal(t, DefaultGroupSyncDelay, interval())
-	assert.Zero(t, db.commits.Load(), "the count restarts at each sync")
-
-	// A lone writer that waits for each commit gets one commit per sync,
-	// so its syncs never wait.
-	lone, _ := openTest(t, nil)
-	for i := range 20 {
-		put(t, lone, 1, ObjectID{1}, "k", fmt.Sprint(i))
-		assert.Equal(t, int64(1), lone.group.Load(), "commit %d", i)
-		assert.Zero(t, lone.minSyncInterval(), "commit %d", i)
-	}
-
-	off, _ := openTest(t, &Options{GroupSyncDelay: -1})
-	off.commits.Store(5)
-	off.onSync()
-	assert.Zero(t, off.minSyncInterval())
 }
 
 // TestCacheCountsRetainedMemory overwrites large values with one-byte

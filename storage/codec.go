@@ -17,9 +17,9 @@ type Codec interface {
 // JSON is the default Codec, built on encoding/json.
 type JSON struct{}
 
-// Marshal encodes v as JSON. Integers and plain ASCII strings, the usual
-// counters and names, skip encoding/json's reflection; the bytes are the
-// same.
+// Marshal encodes v as JSON. Values of type int, int64 and uint64 and plain
+// ASCII strings, the usual counters and names, skip encoding/json's
+// reflection. The bytes are the same.
 func (JSON) Marshal(v any) ([]byte, error) {
 	if b, ok := marshalFast(nil, v); ok {
 		return b, nil
@@ -28,8 +28,8 @@ func (JSON) Marshal(v any) ([]byte, error) {
 }
 
 // marshalFast appends the JSON encoding of v to dst without reflection
-// when v is an integer or a plain ASCII string, and reports whether it
-// did. It keeps neither v nor dst.
+// when v is an int, int64, uint64 or plain ASCII string, and reports
+// whether it did. It keeps neither v nor dst.
 func marshalFast(dst []byte, v any) ([]byte, bool) {
 	switch v := v.(type) {
 	case int64:
@@ -47,8 +47,9 @@ func marshalFast(dst []byte, v any) ([]byte, bool) {
 	return dst, false
 }
 
-// Unmarshal decodes JSON data into v. As with Marshal, integers and plain
-// ASCII strings skip reflection, with the results of encoding/json.
+// Unmarshal decodes JSON data into v. As with Marshal, int, int64, uint64
+// and plain ASCII strings skip reflection, with the results of
+// encoding/json.
 func (JSON) Unmarshal(data []byte, v any) error {
 	if unmarshalFast(data, v) {
 		return nil
@@ -56,8 +57,8 @@ func (JSON) Unmarshal(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// unmarshalFast decodes data into v without reflection when v is a pointer
-// to an integer or a string and data is a plain integer or ASCII string,
+// unmarshalFast decodes data into v without reflection when v is an *int,
+// *int64, *uint64 or *string and data is a plain integer or ASCII string,
 // and reports whether it did. It keeps neither v nor data, so a caller's
 // value can stay on its stack.
 func unmarshalFast(data []byte, v any) bool {
@@ -84,7 +85,7 @@ func unmarshalFast(data []byte, v any) bool {
 			}
 		}
 	case *string:
-		if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' && plainString(string(data[1:len(data)-1])) {
+		if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' && plainString(data[1:len(data)-1]) {
 			*v = string(data[1 : len(data)-1])
 			return true
 		}
@@ -92,8 +93,8 @@ func unmarshalFast(data []byte, v any) bool {
 	return false
 }
 
-// plainInt reports whether data is a JSON integer without a sign other
-// than a leading minus, leading zeros, a fraction, an exponent or spaces.
+// plainInt reports whether data is an optional minus sign followed by
+// decimal digits with no leading zero.
 func plainInt(data []byte) bool {
 	digits := data
 	if len(digits) > 0 && digits[0] == '-' {
@@ -112,7 +113,7 @@ func plainInt(data []byte) bool {
 
 // plainString reports whether s encodes as itself between quotes: printable
 // ASCII without the characters encoding/json escapes.
-func plainString(s string) bool {
+func plainString[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':

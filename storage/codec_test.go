@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,9 +62,18 @@ func FuzzJSONCodec(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		decodeBoth[int64](t, in)
+		decodeBoth[int](t, in)
 		decodeBoth[uint64](t, in)
 		decodeBoth[string](t, in)
 		encodeBoth(t, in)
+		// Integers parsed from the input go through the encoders too.
+		if n, err := strconv.ParseInt(in, 10, 64); err == nil {
+			encodeBoth(t, n)
+			encodeBoth(t, int(n))
+		}
+		if n, err := strconv.ParseUint(in, 10, 64); err == nil {
+			encodeBoth(t, n)
+		}
 	})
 }
 
@@ -134,19 +144,19 @@ func TestPutGetEveryType(t *testing.T) {
 }
 
 // keepingCodec stores raw bytes and keeps the last input of Unmarshal.
-type keepingCodec struct{ kept *[]byte }
+type keepingCodec struct{ lastInput *[]byte }
 
 func (keepingCodec) Marshal(v any) ([]byte, error) { return []byte(v.(string)), nil }
 
 func (c keepingCodec) Unmarshal(data []byte, v any) error {
-	*c.kept = data
+	*c.lastInput = data
 	*v.(*string) = "decoded"
 	return nil
 }
 
 func TestCodecMayKeepInput(t *testing.T) {
-	var kept []byte
-	db, _ := openTest(t, &Options{Codec: keepingCodec{kept: &kept}})
+	var lastInput []byte
+	db, _ := openTest(t, &Options{Codec: keepingCodec{lastInput: &lastInput}})
 	id := ObjectID{1}
 	cache := &Cache{MaxBytes: 1 << 10}
 	for _, v := range []string{"aaaa", "bbbb", "cccc"} {
@@ -159,11 +169,11 @@ func TestCodecMayKeepInput(t *testing.T) {
 	// Each Get decoded a copy: the bytes kept from reading "bbbb" stay
 	// the same after "cccc" overwrote the value and the pooled Txn state
 	// was reused.
-	assert.Equal(t, "bbbb", string(kept))
+	assert.Equal(t, "bbbb", string(lastInput))
 	tx := db.Begin(1, id)
 	defer tx.Discard()
 	_, ok, err := Get[string](tx, "k")
 	require.NoError(t, err)
 	assert.True(t, ok)
-	assert.Equal(t, "cccc", string(kept))
+	assert.Equal(t, "cccc", string(lastInput))
 }

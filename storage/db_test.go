@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -421,4 +422,33 @@ func TestHandleWaitContext(t *testing.T) {
 		assert.ErrorIs(t, err, ctx.Err())
 	}
 	require.NoError(t, h.Wait())
+}
+
+// TestGroupSyncDelay checks when a log sync waits for more commits: only
+// after a sync that covered more than one commit, and never when turned
+// off.
+func TestGroupSyncDelay(t *testing.T) {
+	db, _ := openTest(t, nil)
+	interval := db.minSyncInterval
+	db.commits.Store(1)
+	db.onSync()
+	assert.Zero(t, interval(), "a lone writer's sync waited")
+	db.commits.Store(5)
+	db.onSync()
+	assert.Equal(t, DefaultGroupSyncDelay, interval())
+	assert.Zero(t, db.commits.Load(), "the count restarts at each sync")
+
+	// A lone writer that waits for each commit gets one commit per sync,
+	// so its syncs never wait.
+	lone, _ := openTest(t, nil)
+	for i := range 20 {
+		put(t, lone, 1, ObjectID{1}, "k", fmt.Sprint(i))
+		assert.Equal(t, int64(1), lone.group.Load(), "commit %d", i)
+		assert.Zero(t, lone.minSyncInterval(), "commit %d", i)
+	}
+
+	off, _ := openTest(t, &Options{GroupSyncDelay: -1})
+	off.commits.Store(5)
+	off.onSync()
+	assert.Zero(t, off.minSyncInterval())
 }

@@ -176,8 +176,9 @@ func (db *DB) begin(ns uint32, id ObjectID, c *Cache) *Txn {
 
 // BeginCached is Begin with a Cache that serves the reads of committed
 // values and learns the Txn's writes when it commits. c must belong to the
-// object id and be used by no other Txn until this one ends. A failed
-// commit clears it.
+// object id and be used by no other Txn until this one ends. A commit
+// that fails after building its batch clears it. A commit rejected before
+// that, which changed nothing, leaves it as it was.
 func (db *DB) BeginCached(ns uint32, id ObjectID, c *Cache) *Txn {
 	return db.begin(ns, id, c)
 }
@@ -200,8 +201,8 @@ func (t *Txn) SetName(name string) {
 	t.st.mu.Unlock()
 }
 
-// MaxNameSize is the longest name, in bytes, that SetName stores with an
-// alarm.
+// MaxNameSize is the maximum length of a name, in bytes, that SetName
+// stores with an alarm.
 const MaxNameSize = 1024
 
 // Namespace returns the namespace number the Txn writes to.
@@ -432,7 +433,7 @@ func (t *Txn) DeleteMany(keys []string) (int, error) {
 			continue
 		}
 		seen[k] = struct{}{}
-		_, ok, err := t.getLocked(k)
+		_, ok, _, err := t.viewLocked(k)
 		if err != nil {
 			return 0, err
 		}
@@ -542,15 +543,16 @@ func (t *Txn) List(opts ListOptions) ([]Entry, error) {
 		defer t.db.leave()
 		// Both bounds live in the key buffer; Pebble keeps them until the
 		// iterator is closed, before List returns.
-		buf := append(t.st.keyBuf[:0], t.st.prefix()...)
+		prefix := t.st.prefix()
+		buf := append(t.st.keyBuf[:0], prefix...)
 		buf = append(buf, lo...)
 		iopts := &pebble.IterOptions{LowerBound: buf, UpperBound: t.st.upper()}
 		if hi != nil {
-			buf = append(buf, t.st.prefix()...)
+			buf = append(buf, prefix...)
 			buf = append(buf, hi...)
-			iopts.UpperBound = buf[len(t.st.prefix())+len(lo):]
+			iopts.UpperBound = buf[len(prefix)+len(lo):]
 		}
-		iopts.LowerBound = buf[:len(t.st.prefix())+len(lo)]
+		iopts.LowerBound = buf[:len(prefix)+len(lo)]
 		t.st.keyBuf = buf
 		it, err = t.db.pdb.NewIter(iopts)
 		if err != nil {

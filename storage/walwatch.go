@@ -57,8 +57,8 @@ func (fs walWatchFS) ReuseForWrite(oldname, newname string, category vfs.DiskWri
 func (fs walWatchFS) Unwrap() vfs.FS { return fs.FS }
 
 // Lock takes the lock file name as the wrapped file system does. When the
-// lock is held elsewhere it returns an error that matches ErrLocked, names
-// the directory and says what to do.
+// lock is held elsewhere it returns an error that matches ErrLocked and
+// names the directory and the fix.
 func (w walWatchFS) Lock(name string) (io.Closer, error) {
 	c, err := w.FS.Lock(name)
 	if err == nil {
@@ -67,7 +67,7 @@ func (w walWatchFS) Lock(name string) (io.Closer, error) {
 	// fcntl(F_SETLK) fails with a bare EAGAIN or EACCES for a lock that
 	// another process holds. Creating the lock file fails with a
 	// *fs.PathError instead, for example EACCES on a read-only directory,
-	// which is no lock. Pebble v2.1.7 reports its own lock, held by a DB
+	// which is not a lock conflict. Pebble v2.1.7 reports its own lock, held by a DB
 	// in this process, with an error of this text.
 	var pathErr *fs.PathError
 	var errno syscall.Errno
@@ -89,12 +89,6 @@ type walWatchFile struct {
 	onSync  func()
 }
 
-func (f walWatchFile) synced() {
-	if f.onSync != nil {
-		f.onSync()
-	}
-}
-
 func (f walWatchFile) report(op string, err error) error {
 	if err != nil {
 		f.onError(fmt.Errorf("storage: %s write-ahead log %s: %w", op, f.name, err))
@@ -113,17 +107,17 @@ func (f walWatchFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f walWatchFile) Sync() error {
-	f.synced()
+	f.onSync()
 	return f.report("sync", f.File.Sync())
 }
 
 func (f walWatchFile) SyncData() error {
-	f.synced()
+	f.onSync()
 	return f.report("sync", f.File.SyncData())
 }
 
 func (f walWatchFile) SyncTo(length int64) (bool, error) {
-	f.synced()
+	f.onSync()
 	full, err := f.File.SyncTo(length)
 	return full, f.report("sync", err)
 }
