@@ -133,10 +133,13 @@ func Get[V any](t *Txn, key string) (V, bool, error) {
 		if err != nil || !ok {
 			return v, false, err
 		}
-		if err := t.db.codec.Unmarshal(raw, &v); err != nil {
+		// A value passed to the interface escapes to the heap, so this
+		// path decodes into its own variable and v stays on the stack.
+		var decoded V
+		if err := t.db.codec.Unmarshal(raw, &decoded); err != nil {
 			return v, false, fmt.Errorf("storage: decode %q: %w", truncateKey(key), err)
 		}
-		return v, true, nil
+		return decoded, true, nil
 	}
 	// encoding/json copies what it keeps, so JSON decodes the stored
 	// value in place, under the Txn's lock.
