@@ -20,9 +20,10 @@ type objKey struct {
 // activation is one live instance of an object: a Proto.Actor process that
 // runs the object's turns one at a time, and the bookkeeping around it.
 //
-// Fields are grouped by owner. The System's mu guards the table fields;
-// the actor goroutine alone touches the turn fields; the rest are atomic or
-// carry their own lock.
+// Fields are grouped by owner. The System's mu guards the table fields,
+// and turnMu guards the turn fields, whether the turn runs on the actor
+// goroutine or on a caller's goroutine. The rest are atomic or carry their
+// own lock.
 type activation struct {
 	ns    *nsCore
 	id    ID
@@ -82,10 +83,7 @@ func (a *activation) Receive(c protoactor.Context) {
 	case *envelope:
 		a.turnMu.Lock()
 		defer a.turnMu.Unlock()
-		a.deliver(m)
-		a.finished()
-		a.flush()
-		if a.evictPending && a.pending() == 0 {
+		if a.handle(m) {
 			a.finishEvict(c)
 		}
 	case evictRequest:
@@ -101,34 +99,37 @@ func (a *activation) Receive(c protoactor.Context) {
 	}
 }
 
-// runInline handles env on the calling goroutine, which holds turnMu and
-// whose event is the only one accepted and not finished. It skips the
-// hand-off to the actor goroutine and back, which costs an idle object's
-// callers more than a short turn does.
-func (a *activation) runInline(env *envelope) {
-	if a.handleInline(env) {
-		// An eviction began while the event was pending; the actor
-		// goroutine finishes it, since stopping needs its context.
-		a.ns.sys.root.Send(a.pid, evictRequest{})
-	}
-}
-
-// handleInline is the part of runInline that holds turnMu. It reports
-// whether an eviction is waiting for the actor goroutine to finish it.
-func (a *activation) handleInline(env *envelope) bool {
-	defer a.turnMu.Unlock()
+// handle runs the event of env and releases its results. The caller holds
+// turnMu. It reports whether an eviction was waiting for the event to end.
+func (a *activation) handle(env *envelope) bool {
 	a.deliver(env)
 	a.finished()
-	// A result released through the gate reaches the caller from the
-	// gate's goroutine, so it needs the channel; a direct one is stored.
-	for _, st := range a.staged {
-		if st.env == nil {
-			env.reply = make(chan reply, 1)
-			break
+	if env.reply == nil {
+		// An event run inline. A result released through the gate reaches
+		// the caller from the gate's goroutine, so it needs the channel.
+		// A direct one is stored in env.
+		for _, st := range a.staged {
+			if st.env == nil {
+				env.reply = make(chan reply, 1)
+				break
+			}
 		}
 	}
 	a.flush()
 	return a.evictPending && a.pending() == 0
+}
+
+// runInline handles env on the calling goroutine, which holds turnMu and
+// whose event was the only one pending when it was admitted. It skips the
+// hand-off to the actor goroutine and back, which costs an idle object's
+// callers more than a short turn does.
+func (a *activation) runInline(env *envelope) {
+	defer a.turnMu.Unlock()
+	if a.handle(env) {
+		// An eviction began while the event was pending. The actor
+		// goroutine finishes it, because stopping needs its context.
+		a.ns.sys.root.Send(a.pid, evictRequest{})
+	}
 }
 
 // adoptName records the name of a named ID that an event was sent to, if
@@ -221,15 +222,22 @@ func (a *activation) stopAnyway() {
 func (a *activation) finished() {
 	s := a.ns.sys
 	a.lastUsed.Store(s.clock.Now().UnixNano())
-	if a.moveEpoch.Load() == s.lru.epoch.Load() && s.opts.MaxActive <= 0 {
-		a.ctrl.Add(-1) // at the front already
-		return
+	var idle bool
+	if a.moveEpoch.Load() == s.lru.epoch.Load() {
+		// At the front already, so only evicting objects over the bound
+		// needs the lock.
+		idle = a.ctrl.Add(-1)&^stopBit == 0
+		if !idle || s.opts.MaxActive <= 0 {
+			return
+		}
+		s.mu.Lock()
+	} else {
+		s.mu.Lock()
+		if a.inLRU {
+			s.lru.moveToFront(a)
+		}
+		idle = a.ctrl.Add(-1)&^stopBit == 0
 	}
-	s.mu.Lock()
-	if a.inLRU {
-		s.lru.moveToFront(a)
-	}
-	idle := a.ctrl.Add(-1)&^stopBit == 0
 	// Objects that were busy when the bound was passed can go now.
 	if idle && s.opts.MaxActive > 0 && s.lru.len > s.opts.MaxActive {
 		s.evictOverflowLocked(nil)
@@ -237,29 +245,30 @@ func (a *activation) finished() {
 	s.mu.Unlock()
 }
 
-// send delivers env to the object key of ns, activating it if needed, and
-// reports whether the event ran on the calling goroutine. It waits while
-// an earlier activation of the object is being evicted.
+// send delivers env to the object key of ns, activating it if needed. It
+// waits while an earlier activation of the object is being evicted. When
+// the event ran on the calling goroutine and its reply is stored in env,
+// env.reply stays nil.
 //
 // An active object is reached under the table's read lock. The write
 // lock is taken here only to activate. finished takes it to move the
-// object to the front of the LRU list, except for a hot object, which is
-// at the front already.
-func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (inline bool, err error) {
+// object to the front of the LRU list, or, when the object is at the
+// front already, only when it went idle and MaxActive is set.
+func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) error {
 	key := objKey{ns.number, id.obj}
 	for {
 		s.mu.RLock()
 		closed, a := s.closed, s.table[key]
 		s.mu.RUnlock()
 		if closed {
-			return false, ErrClosed
+			return ErrClosed
 		}
 		var ok, stopping bool
 		var n int
 		if a == nil {
 			var err error
 			if a, ok, n, stopping, err = s.activate(ns, id, key); err != nil {
-				return false, err
+				return err
 			}
 		} else {
 			ok, n, stopping = a.admit(s.opts.MaxQueue)
@@ -270,28 +279,28 @@ func (s *System) send(ctx context.Context, ns *nsCore, id ID, env *envelope) (in
 			case <-a.stopped:
 				continue
 			case <-ctx.Done():
-				return false, ctx.Err()
+				return ctx.Err()
 			}
 		}
 		if !ok {
-			return false, &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
+			return &OverloadedError{Namespace: ns.name, ID: id, Queued: n}
 		}
 		a.adoptName(id)
-		// Neither lastUsed nor the LRU list changes here: eviction skips
-		// objects with pending events, and finished moves this one to the
-		// front when its events end. So a call to an active object takes
-		// the table's write lock only there.
+		// Neither lastUsed nor the LRU list changes here, because eviction
+		// skips objects with pending events and finished moves this one to
+		// the front when its events end.
+		//
 		// A caller whose context cannot end runs the event itself when the
 		// object is idle. Callers that can give up wait on the actor
 		// goroutine instead, so that they return promptly even while the
 		// object's code ignores the cancellation.
 		if n == 1 && env.ts.parent.Done() == nil && a.turnMu.TryLock() {
 			a.runInline(env)
-			return true, nil
+			return nil
 		}
 		env.reply = make(chan reply, 1)
 		s.root.Send(a.pid, env)
-		return false, nil
+		return nil
 	}
 }
 

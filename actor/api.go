@@ -44,6 +44,10 @@ type Options struct {
 	// or wrote, which lets reads of committed values skip Pebble. It is
 	// dropped with the activation. The default is 64 KiB, and a negative
 	// value turns the cache off.
+	//
+	// NOTE: only the object's own turns update the cache. A write to an
+	// active object's keys through System.Storage is not seen by its later
+	// turns until the object is evicted.
 	CacheBytes int
 	// Storage configures the Pebble database. Its Logger defaults to Logger.
 	Storage *storage.Options

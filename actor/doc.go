@@ -35,8 +35,8 @@
 // transaction: reads see the object's earlier writes and the turn's own;
 // all the turn's writes commit atomically when it ends. Each active object
 // keeps the values it read or wrote in a cache of [Options.CacheBytes], so
-// reads of committed values seldom reach Pebble. A turn whose
-// function returns an error, or panics, commits nothing; a panic also
+// reads of committed values can skip Pebble. A turn whose function
+// returns an error, or panics, commits nothing; a panic also
 // resets the object, so the next event constructs it again from durable
 // state, and a Fetch answers 500 without detail.
 //

@@ -24,8 +24,8 @@ const checkSize = 16
 // of the data directory. The check value lets IDFromString reject IDs
 // minted by another namespace or data directory, and corrupted ones.
 //
-// Compare IDs with Equal, and key maps by String: == also compares names,
-// and two IDs of one object can differ in theirs.
+// Compare IDs with Equal, and key maps by String, because == also compares
+// names, and two IDs of one object can differ in theirs.
 type ID struct {
 	obj   storage.ObjectID
 	check [checkSize]byte
@@ -126,7 +126,7 @@ func (m idMinter) parse(s string) (ID, error) {
 	copy(obj[:], raw[:storage.IDSize])
 	id := m.withCheck(obj, "")
 	if !hmac.Equal(id.check[:], raw[storage.IDSize:]) {
-		return ID{}, fmt.Errorf("%w %q: %s", ErrIDNamespace, m.ns, s)
+		return ID{}, fmt.Errorf("%w (namespace %q): %s", ErrIDNamespace, m.ns, s)
 	}
 	return id, nil
 }

@@ -163,8 +163,9 @@ func (n *nsCore) withAlarmName(id ID) (ID, error) {
 }
 
 // StoredIDs returns the IDs of the namespace's objects that hold stored
-// keys. An ID has the name stored with its object's alarm, if any; the
-// names of other objects are not stored.
+// keys. An ID has the name stored with its object's alarm, if any. The
+// names of other objects are not stored. Each ID costs one read of its
+// object's alarm.
 func (n *Namespace[T]) StoredIDs(ctx context.Context) ([]ID, error) {
 	var out []ID
 	var after *storage.ObjectID

@@ -247,6 +247,8 @@ wait:
 func (s *System) Close() error { return s.Shutdown(context.Background()) }
 
 // Storage returns the database, for layers such as kvcache that share it.
+// Writes to an object's keys belong in the object's turns, because an
+// active object's cache does not see writes made through the DB directly.
 func (s *System) Storage() *storage.DB { return s.db }
 
 // Clock returns the clock the runtime uses.

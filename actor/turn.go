@@ -40,9 +40,9 @@ func (c typedCall[T, R]) call(ctx context.Context, obj any) (any, error) {
 type envelope struct {
 	fn  callFunc      // set for calls and alarms
 	req *http.Request // set for fetches
-	// reply receives the result, except for an event run on its caller's
-	// goroutine whose result is released at once: that one is stored in
-	// result, and reply stays nil (see runInline).
+	// reply receives the result. An event run on its caller's goroutine
+	// whose result is released at once stores it in result instead, and
+	// reply stays nil (see runInline).
 	reply chan reply
 	// result.val is also where the call's turn puts its value.
 	result reply
@@ -202,8 +202,9 @@ func (s *State) Storage() *storage.Txn {
 // OnDurable registers fn to run once the current turn's writes, and every
 // earlier write of the object, are durable. Callbacks run in registration
 // order, and err is non-nil if the turn or its commit failed. Outside a
-// turn fn runs at once with a nil error. fn runs on a runtime goroutine
-// and must not block.
+// turn fn runs at once with a nil error. fn runs on a runtime goroutine,
+// or on the caller's goroutine of a call that ran inline, and must not
+// block.
 func (s *State) OnDurable(fn func(err error)) {
 	if ts := s.a.cur.Load(); ts != nil {
 		ts.mu.Lock()
@@ -256,7 +257,7 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		return reply{}, fmt.Errorf("%w: the zero ID names no object", ErrInvalidID)
 	}
 	if id.tag != n.ids.tag {
-		return reply{}, fmt.Errorf("%w %q: %s; get IDs from this namespace's IDFromName, NewUniqueID or IDFromString",
+		return reply{}, fmt.Errorf("%w (namespace %q): %s; get IDs from this namespace's IDFromName, NewUniqueID or IDFromString",
 			ErrIDNamespace, n.name, id)
 	}
 	key := objKey{n.number, id.obj}
@@ -279,13 +280,12 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		defer span.End()
 	}
 	env.ts.parent = ctx
-	inline, err := n.sys.send(ctx, n, id, env)
-	if err != nil {
+	if err := n.sys.send(ctx, n, id, env); err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return reply{}, err
 	}
 	var r reply
-	if inline && env.reply == nil {
+	if env.reply == nil {
 		r = env.result // released while the caller ran the turn
 	} else {
 		select {
@@ -296,8 +296,8 @@ func (n *nsCore) deliver(ctx context.Context, id ID, env *envelope, spanName str
 		}
 	}
 	// The turn's context is part of env and may outlive the call in the
-	// object's hands, so env lets go of the result.
-	env.result, env.rec = reply{}, nil
+	// object's hands, so env lets go of the result and the function.
+	env.result, env.rec, env.fn = reply{}, nil, nil
 	if r.wait != nil {
 		if err := r.a.waitDurable(ctx, r.wait); err != nil {
 			if ctx.Err() != nil {
@@ -323,7 +323,8 @@ const (
 	outcomeCancelled = "cancelled"
 )
 
-// deliver runs one event on the actor goroutine.
+// deliver runs one event, on the actor goroutine or inline on the
+// caller's, under turnMu.
 func (a *activation) deliver(env *envelope) {
 	if err := env.ts.parent.Err(); err != nil {
 		a.ns.sys.metrics.turn(a.ns, outcomeCancelled, 0)
@@ -370,6 +371,9 @@ func (a *activation) construct(ctx context.Context, chain []objKey) error {
 // reset drops the object's in-memory state; the next event constructs it
 // again from durable state.
 func (a *activation) reset() {
+	// After a failed sync the cache holds writes that may not be durable.
+	// The DB rejects reads from then on, and the cleared cache does not
+	// depend on that.
 	a.cache.Clear()
 	a.obj = nil
 	a.constructed = false
@@ -395,9 +399,6 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 		ts = new(turnState)
 	}
 	*ts = turnState{parent: ctx, txn: s.db.BeginCached(a.ns.number, a.id.obj, &a.cache), a: a, waiting: chain}
-	if name := a.name(); name != "" {
-		ts.txn.SetName(name) // stored with an alarm the turn sets
-	}
 	ctx = ts
 	// Turn and commit spans are children of the call's span, so they are
 	// skipped when that span is not recorded: with the no-op provider, or
@@ -432,6 +433,9 @@ func (a *activation) runTurn(ctx context.Context, chain []objKey, spanName strin
 		ts.txn.Discard()
 	default:
 		at, set, changed := ts.txn.AlarmChange()
+		if name := a.name(); changed && set && name != "" {
+			ts.txn.SetName(name) // stored with the alarm
+		}
 		var cspan trace.Span
 		if traced {
 			_, cspan = s.tracer.Start(ctx, "actor.commit")

@@ -251,7 +251,8 @@ func (r *Room) post(ctx context.Context, ws *edgehttp.WebSocket, m member, f cli
 		return nil
 	}
 	r.lastTimestamp = ts
-	if r.unpruned++; r.unpruned >= historySize {
+	r.unpruned++
+	if r.unpruned >= historySize {
 		if err := r.prune(); err != nil {
 			// The message is stored, and the next prune tries again.
 			r.state.Logger().WarnContext(ctx, "chatroom: delete old messages failed", "err", err)
