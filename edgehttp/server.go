@@ -79,8 +79,9 @@ type Server struct {
 // net.Listen takes ("127.0.0.1:8080"; port 0 picks a free port), and
 // serve h. The Server routes GET /healthz and GET /metrics itself and
 // everything else to h. /healthz responds 200 with "ok" while serving.
-// Shutdown closes the listener at once, so new connections are refused. A
-// health check already sent on an open connection gets 503.
+// Shutdown closes the listener at once, so new connections are refused,
+// and net/http closes idle connections and drops requests read after that
+// point. A health check whose handler is already running gets 503.
 func NewServer(addr string, h http.Handler, opts *ServerOptions) *Server {
 	if h == nil {
 		panic("edgehttp: NewServer called with a nil handler")

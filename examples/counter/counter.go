@@ -32,10 +32,14 @@ func validateName(name string) error {
 		return fmt.Errorf("%w: the name is empty; use /counter/NAME", errInvalidName)
 	case len(name) > maxNameBytes:
 		return fmt.Errorf("%w: the name is %d bytes long; use at most %d bytes", errInvalidName, len(name), maxNameBytes)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: the name is not valid UTF-8; percent-encode UTF-8 text in the path", errInvalidName)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return fmt.Errorf("%w: the name contains a control character; use printable text", errInvalidName)
+	}
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			return fmt.Errorf("%w: byte 0x%02X at offset %d is not valid UTF-8; use UTF-8 text", errInvalidName, name[i], i)
+		case unicode.IsControl(r):
+			return fmt.Errorf("%w: control character %U at offset %d; use printable text", errInvalidName, r, i)
+		}
 	}
 	return nil
 }

@@ -21,10 +21,13 @@ func TestValidateName(t *testing.T) {
 		{"over limit", strings.Repeat("n", maxNameBytes+1), "1025 bytes long; use at most 1024 bytes"},
 		{"multibyte over limit", strings.Repeat("ä", maxNameBytes/2) + "x", "1025 bytes long"},
 		{"empty", "", "the name is empty"},
-		{"invalid UTF-8", "a\xffb", "not valid UTF-8"},
-		{"NUL", "a\x00b", "control character"},
-		{"newline", "a\nb", "control character"},
-		{"DEL", "a\x7fb", "control character"},
+		{"replacement character", "a\uFFFDb", ""},
+		{"invalid UTF-8", "a\xffb", "byte 0xFF at offset 1 is not valid UTF-8"},
+		{"truncated UTF-8", "ab\xc3", "byte 0xC3 at offset 2 is not valid UTF-8"},
+		{"NUL", "a\x00b", "control character U+0000 at offset 1"},
+		{"newline", "a\nb", "control character U+000A at offset 1"},
+		{"DEL", "a\x7fb", "control character U+007F at offset 1"},
+		{"C1 control", "ä\u0085", "control character U+0085 at offset 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
