@@ -75,7 +75,7 @@ func (w walWatchFS) Lock(name string) (io.Closer, error) {
 		(errno == syscall.EAGAIN || errno == syscall.EACCES)
 	thisProcess := strings.Contains(err.Error(), "lock held by current process")
 	if otherProcess || thisProcess {
-		return nil, fmt.Errorf("%w: %s is open in another process or DB (%v); stop that one or use another directory",
+		return nil, fmt.Errorf("%w: %s is open in another process, or in another DB of this one (%v); close that one or use another directory",
 			ErrLocked, filepath.Dir(name), err)
 	}
 	return nil, err
