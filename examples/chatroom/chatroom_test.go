@@ -136,8 +136,8 @@ func TestHistoryExactlyOnce(t *testing.T) {
 		assert.Equal(t, []string{"ann"}, joinedNames(before))
 		assert.Equal(t, "bob", *a.next().Joined)
 		require.NoError(t, b.conn.Close(websocket.StatusNormalClosure, "bye"))
-		// The quit frame comes from the close turn, after the room let
-		// go of the name, so the next "bob" cannot find it taken.
+		// The quit frame comes from the close turn, after the room freed
+		// the name, so the next "bob" cannot find it taken.
 		assert.Equal(t, "bob", *a.next().Quit)
 	}
 	// The 101st message pruned the oldest, and 19 came after it.
